@@ -1,0 +1,91 @@
+package rdr
+
+import "time"
+
+// parseRFC3339 parses an RFC 3339 date-time with any fraction of a second:
+// 2006-01-02T15:04:05[.999999999](Z|±07:00). Digits past nanoseconds are
+// dropped, as time.Parse does; 'T' may also be 't' or a space, and 'Z' may
+// be 'z'. It does not allocate.
+func parseRFC3339(b []byte) (time.Time, bool) {
+	if len(b) < len("2006-01-02T15:04:05Z") {
+		return time.Time{}, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	if b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' ||
+		(b[10] != 'T' && b[10] != 't' && b[10] != ' ') ||
+		year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	i := 19
+	nsec := 0
+	if b[i] == '.' || b[i] == ',' {
+		i++
+		digits := 0
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			if digits < 9 {
+				nsec = nsec*10 + int(b[i]-'0')
+			}
+			digits++
+			i++
+		}
+		if digits == 0 {
+			return time.Time{}, false
+		}
+		for ; digits < 9; digits++ {
+			nsec *= 10
+		}
+	}
+	if i >= len(b) {
+		return time.Time{}, false
+	}
+	offset := 0
+	switch b[i] {
+	case 'Z', 'z':
+		i++
+	case '+', '-':
+		if len(b)-i != 6 || b[i+3] != ':' {
+			return time.Time{}, false
+		}
+		oh, om := num(i+1, 2), num(i+4, 2)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = (oh*60 + om) * 60
+		if b[i] == '-' {
+			offset = -offset
+		}
+		i += 6
+	default:
+		return time.Time{}, false
+	}
+	if i != len(b) {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	return t.Add(-time.Duration(offset) * time.Second), true
+}
+
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
+}
