@@ -79,13 +79,13 @@ func (d *Decoder) Events(data []byte) iter.Seq2[Event, error] {
 
 func (d *Decoder) events(data []byte, yield func(Event, error) bool) {
 	if len(data) > d.limits.MaxBatchBytes {
-		yield(Event{}, &ItemError{Index: 0, Err: &InvalidEventError{Reason: tooLarge("batch", len(data), d.limits.MaxBatchBytes)}})
+		yield(Event{}, &ItemError{Index: 0, Err: &InvalidEventError{Reason: tooLarge("batch", len(data), d.limits.MaxBatchBytes)}, Raw: data})
 		return
 	}
 	s := scanner{data: data}
 	c := s.peek()
 	if s.pos >= len(data) {
-		yield(Event{}, &ItemError{Index: 0, Err: &InvalidEventError{Reason: "empty input, want an event, an array of events or NDJSON"}})
+		yield(Event{}, &ItemError{Index: 0, Err: &InvalidEventError{Reason: "empty input, want an event, an array of events or NDJSON"}, Raw: data})
 		return
 	}
 	switch c {
@@ -96,20 +96,20 @@ func (d *Decoder) events(data []byte, yield func(Event, error) bool) {
 		start := s.pos
 		if err := s.skipValue(0, d.limits.MaxMetadataDepth+1); err == nil && s.peek() == 0 && s.pos >= len(data) {
 			ev, err := d.DecodeEvent(data[start:s.pos])
-			yield(ev, itemError(0, err))
+			yield(ev, itemError(0, err, data))
 			return
 		}
 		d.lines(data, yield)
 	default:
-		yield(Event{}, &ItemError{Index: 0, Err: s.errorf("unexpected " + quoteByte(data[s.pos]) + ", want an event, an array of events or NDJSON").invalid()})
+		yield(Event{}, &ItemError{Index: 0, Err: s.errorf("unexpected " + quoteByte(data[s.pos]) + ", want an event, an array of events or NDJSON").invalid(), Raw: data})
 	}
 }
 
-func itemError(i int, err error) error {
+func itemError(i int, err error, raw []byte) error {
 	if err == nil {
 		return nil
 	}
-	return &ItemError{Index: i, Err: err}
+	return &ItemError{Index: i, Err: err, Raw: raw}
 }
 
 func (d *Decoder) array(s *scanner, yield func(Event, error) bool) {
@@ -117,24 +117,25 @@ func (d *Decoder) array(s *scanner, yield func(Event, error) bool) {
 	if s.peek() == ']' {
 		s.pos++
 		if s.peek() != 0 || s.pos < len(s.data) {
-			yield(Event{}, &ItemError{Index: 0, Err: s.errorf("unexpected data after the array").invalid()})
+			yield(Event{}, &ItemError{Index: 0, Err: s.errorf("unexpected data after the array").invalid(), Raw: s.data[s.pos:]})
 		}
 		return
 	}
 	for i := 0; ; i++ {
+		s.peek()
+		start := s.pos
 		if i >= d.limits.MaxBatchEvents {
-			yield(Event{}, &ItemError{Index: i, Err: &InvalidEventError{Reason: fmt.Sprintf("batch holds more than %d events", d.limits.MaxBatchEvents)}})
+			yield(Event{}, &ItemError{Index: i, Err: &InvalidEventError{Reason: fmt.Sprintf("batch holds more than %d events", d.limits.MaxBatchEvents)}, Raw: s.data[start:]})
 			return
 		}
 		var ev Event
 		var err error
 		if s.peek() == '{' {
-			start := s.pos
 			var ierr *InvalidEventError
 			var malformed bool
 			ev, ierr, malformed = d.decodeObject(s)
 			if malformed {
-				yield(Event{}, &ItemError{Index: i, Err: ierr})
+				yield(Event{}, &ItemError{Index: i, Err: ierr, Raw: s.data[start:]})
 				return
 			}
 			if ierr == nil && s.pos-start > d.limits.MaxEventBytes {
@@ -145,12 +146,12 @@ func (d *Decoder) array(s *scanner, yield func(Event, error) bool) {
 			}
 		} else {
 			if serr := s.skipValue(0, d.limits.MaxMetadataDepth+1); serr != nil {
-				yield(Event{}, &ItemError{Index: i, Err: serr.invalid()})
+				yield(Event{}, &ItemError{Index: i, Err: serr.invalid(), Raw: s.data[start:]})
 				return
 			}
 			err = &InvalidEventError{Reason: "not a JSON object"}
 		}
-		if !yield(ev, itemError(i, err)) {
+		if !yield(ev, itemError(i, err, s.data[start:s.pos])) {
 			return
 		}
 		switch s.peek() {
@@ -159,11 +160,11 @@ func (d *Decoder) array(s *scanner, yield func(Event, error) bool) {
 		case ']':
 			s.pos++
 			if s.peek() != 0 || s.pos < len(s.data) {
-				yield(Event{}, &ItemError{Index: i + 1, Err: s.errorf("unexpected data after the array").invalid()})
+				yield(Event{}, &ItemError{Index: i + 1, Err: s.errorf("unexpected data after the array").invalid(), Raw: s.data[s.pos:]})
 			}
 			return
 		default:
-			yield(Event{}, &ItemError{Index: i + 1, Err: s.errorf("want ',' or ']' after an array item").invalid()})
+			yield(Event{}, &ItemError{Index: i + 1, Err: s.errorf("want ',' or ']' after an array item").invalid(), Raw: s.data[s.pos:]})
 			return
 		}
 	}
@@ -183,11 +184,11 @@ func (d *Decoder) lines(data []byte, yield func(Event, error) bool) {
 			continue
 		}
 		if i >= d.limits.MaxBatchEvents {
-			yield(Event{}, &ItemError{Index: i, Err: &InvalidEventError{Reason: fmt.Sprintf("batch holds more than %d events", d.limits.MaxBatchEvents)}})
+			yield(Event{}, &ItemError{Index: i, Err: &InvalidEventError{Reason: fmt.Sprintf("batch holds more than %d events", d.limits.MaxBatchEvents)}, Raw: line})
 			return
 		}
 		ev, err := d.DecodeEvent(line)
-		if !yield(ev, itemError(i, err)) {
+		if !yield(ev, itemError(i, err, line)) {
 			return
 		}
 		i++

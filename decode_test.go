@@ -148,13 +148,14 @@ func TestNewDecoderInvalidConfig(t *testing.T) {
 type item struct {
 	ev  rdr.Event
 	err string
+	raw string
 }
 
 func collect(dec *rdr.Decoder, in string) []item {
 	var out []item
 	for ev, err := range dec.Events([]byte(in)) {
 		if err != nil {
-			out = append(out, item{err: err.Error()})
+			out = append(out, item{err: err.Error(), raw: string(err.(*rdr.ItemError).Raw)})
 			continue
 		}
 		out = append(out, item{ev: ev})
@@ -182,16 +183,16 @@ func TestEventsBatches(t *testing.T) {
 		{"empty array", " [ ] ", nil},
 		{"array with a bad event and a non-object",
 			"[" + line("a") + "," + bad + ", 42, " + line("b") + "]",
-			[]item{{ev: ev("a")}, {err: "item 1: rdr: invalid event: field userId: must not be empty"},
-				{err: "item 2: rdr: invalid event: not a JSON object"}, {ev: ev("b")}}},
+			[]item{{ev: ev("a")}, {err: "item 1: rdr: invalid event: field userId: must not be empty", raw: bad},
+				{err: "item 2: rdr: invalid event: not a JSON object", raw: "42"}, {ev: ev("b")}}},
 		{"array broken off", "[" + line("a") + "," + line("b")[:20],
-			[]item{{ev: ev("a")}, {err: "item 1: rdr: invalid event: malformed JSON at byte 108: unexpected end of input in string"}}},
+			[]item{{ev: ev("a")}, {err: "item 1: rdr: invalid event: malformed JSON at byte 108: unexpected end of input in string", raw: line("b")[:20]}}},
 		{"ndjson with blank lines, CRLF and a malformed line",
 			line("a") + "\r\n\n" + `{"timestamp":` + "\n" + bad + "\n" + line("b") + "\n",
-			[]item{{ev: ev("a")}, {err: "item 1: rdr: invalid event: malformed JSON at byte 13: unexpected end of input, want a value"},
-				{err: "item 2: rdr: invalid event: field userId: must not be empty"}, {ev: ev("b")}}},
-		{"empty", "  \n", []item{{err: "item 0: rdr: invalid event: empty input, want an event, an array of events or NDJSON"}}},
-		{"garbage", "hello", []item{{err: "item 0: rdr: invalid event: malformed JSON at byte 0: unexpected 'h', want an event, an array of events or NDJSON"}}},
+			[]item{{ev: ev("a")}, {err: "item 1: rdr: invalid event: malformed JSON at byte 13: unexpected end of input, want a value", raw: `{"timestamp":`},
+				{err: "item 2: rdr: invalid event: field userId: must not be empty", raw: bad}, {ev: ev("b")}}},
+		{"empty", "  \n", []item{{err: "item 0: rdr: invalid event: empty input, want an event, an array of events or NDJSON", raw: "  \n"}}},
+		{"garbage", "hello", []item{{err: "item 0: rdr: invalid event: malformed JSON at byte 0: unexpected 'h', want an event, an array of events or NDJSON", raw: "hello"}}},
 	}
 	dec := newDecoder(t, rdr.Limits{})
 	for _, tt := range tests {
@@ -204,15 +205,16 @@ func TestEventsBatches(t *testing.T) {
 func TestEventsBatchLimits(t *testing.T) {
 	dec := newDecoder(t, rdr.Limits{MaxBatchEvents: 2})
 	got := collect(dec, "["+line("a")+","+line("b")+","+line("c")+"]")
-	assert.Equal(t, []item{{ev: ev("a")}, {ev: ev("b")}, {err: "item 2: rdr: invalid event: batch holds more than 2 events"}}, got)
+	assert.Equal(t, []item{{ev: ev("a")}, {ev: ev("b")}, {err: "item 2: rdr: invalid event: batch holds more than 2 events", raw: line("c") + "]"}}, got)
 	got = collect(dec, line("a")+"\n"+line("b")+"\n"+line("c"))
-	assert.Equal(t, []item{{ev: ev("a")}, {ev: ev("b")}, {err: "item 2: rdr: invalid event: batch holds more than 2 events"}}, got)
+	assert.Equal(t, []item{{ev: ev("a")}, {ev: ev("b")}, {err: "item 2: rdr: invalid event: batch holds more than 2 events", raw: line("c")}}, got)
 
 	dec = newDecoder(t, rdr.Limits{MaxBatchBytes: 100, MaxEventBytes: 100})
 	got = collect(dec, "["+line("a")+"]")
 	assert.Equal(t, []item{{ev: ev("a")}}, got)
-	got = collect(dec, "["+line("a")+","+line("b")+"]")
-	assert.Equal(t, []item{{err: "item 0: rdr: invalid event: batch is 175 bytes, larger than the limit of 100"}}, got)
+	in := "[" + line("a") + "," + line("b") + "]"
+	got = collect(dec, in)
+	assert.Equal(t, []item{{err: "item 0: rdr: invalid event: batch is 175 bytes, larger than the limit of 100", raw: in}}, got)
 }
 
 func TestEventsStopEarly(t *testing.T) {

@@ -31,10 +31,14 @@ func (e *InvalidEventError) Unwrap() error { return ErrInvalidEvent }
 
 // ItemError is the error for one item of a batch (a JSON array or NDJSON):
 // Index is the item's position, counting from 0, and Err says what is wrong
-// with it (usually an [*InvalidEventError]).
+// with it (usually an [*InvalidEventError]). Raw is the item's own bytes as
+// they arrived, for a dead-letter output; it aliases the decoder's input, so
+// copy it to keep it past the input's lifetime. Where reading stopped at
+// malformed JSON, Raw is the rest of the input from that item on.
 type ItemError struct {
 	Index int
 	Err   error
+	Raw   []byte
 }
 
 func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index, e.Err) }
