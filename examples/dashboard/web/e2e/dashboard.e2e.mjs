@@ -1,0 +1,336 @@
+// Browser test of the reference dashboard: builds and starts the Go server
+// (embedded mode, built-in generator), drives Debian's Chromium with
+// playwright-core and checks the live view end to end.
+//
+//   node examples/dashboard/web/e2e/dashboard.e2e.mjs
+//
+// Env: CHROMIUM (default /usr/bin/chromium); E2E_BASE_URL to test an already
+// running server instead of building one; E2E_TOKEN for a server that wants a
+// bearer token; E2E_ALERT_MS (default 2000) for the alert latency bound.
+// Last line: "browser: N passed, M failed"; exit code 1 on any failure.
+
+import { spawn, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WEB = path.resolve(HERE, '..');
+const SCREENSHOT = path.join(HERE, 'screenshot.png');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const TOKEN = process.env.E2E_TOKEN || '';
+const ALERT_MS = Number(process.env.E2E_ALERT_MS || 2000);
+const TOTAL_CHECKS = 5;
+const WATCHDOG_MS = 8 * 60_000; // build + run, hard upper bound
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.log(...a);
+
+function repoRoot() {
+  let dir = WEB;
+  for (let i = 0; i < 10; i++) {
+    if (fs.existsSync(path.join(dir, 'go.mod'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new Error(`no go.mod above ${WEB}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd, args, opts, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { ...opts, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.killed ? "timed out" : (stderr || err.message).trim()}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function withTimeout(p, ms, what) {
+  let t;
+  try {
+    return await Promise.race([
+      p,
+      new Promise((_, rej) => {
+        t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+async function api(base, p, init = {}) {
+  const headers = { Accept: 'application/json', ...(init.headers || {}) };
+  if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
+  const res = await withTimeout(fetch(base + p, { ...init, headers }), 10_000, `${init.method || 'GET'} ${p}`);
+  const text = await res.text();
+  let body = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body };
+}
+
+// ---- state that cleanup needs ----
+let server = null;
+const stderrTail = [];
+let context = null;
+let tmpDir = null;
+let failedAny = false;
+
+function remember(chunk) {
+  for (const line of chunk.toString().split('\n')) {
+    if (!line) continue;
+    stderrTail.push(line);
+    if (stderrTail.length > 60) stderrTail.shift();
+  }
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  if (await Promise.race([exited.then(() => true), sleep(5000).then(() => false)])) return;
+  server.kill('SIGKILL');
+  await Promise.race([exited, sleep(2000)]);
+}
+
+async function cleanup() {
+  if (context) {
+    const c = context;
+    context = null;
+    await withTimeout(c.close(), 10_000, 'closing the browser').catch((e) => log(`# ${e.message}`));
+  }
+  await stopServer();
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+}
+
+async function startServer() {
+  const root = repoRoot();
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rdr-e2e-'));
+  const bin = path.join(tmpDir, 'rdr-dashboard');
+  if (!fs.existsSync(path.join(WEB, 'dist', 'index.html'))) {
+    log(`# warning: ${path.join(WEB, 'dist')} has no index.html; run examples/dashboard/web/build.sh`);
+  }
+  log(`# building ./examples/dashboard in ${root}`);
+  const t0 = Date.now();
+  await run('go', ['build', '-o', bin, './examples/dashboard'], { cwd: root }, 5 * 60_000);
+  log(`# built in ${Date.now() - t0} ms`);
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  server = spawn(bin, ['-addr', addr], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', remember);
+  server.stderr.on('data', remember);
+  const base = `http://${addr}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`server exited early with code ${server.exitCode}`);
+    try {
+      const res = await withTimeout(fetch(`${base}/readyz`), 2000, 'readyz');
+      if (res.status === 200) {
+        log(`# server ready on ${addr} after ${Date.now() - t0} ms (incl. build)`);
+        return base;
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  throw new Error('server did not become ready (GET /readyz 200) within 60 s');
+}
+
+async function launchBrowser() {
+  const profile = fs.mkdtempSync(path.join(tmpDir ?? os.tmpdir(), 'chromium-profile-'));
+  if (!tmpDir) tmpDir = profile;
+  context = await withTimeout(
+    chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1440, height: 1000 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      timeout: 30_000,
+    }),
+    40_000,
+    'launching chromium',
+  );
+  context.setDefaultTimeout(10_000);
+  return context.pages()[0] ?? (await context.newPage());
+}
+
+const cssString = (s) => `"${String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+async function main() {
+  const watchdog = setTimeout(async () => {
+    log(`# watchdog: giving up after ${WATCHDOG_MS / 1000} s`);
+    failedAny = true;
+    await cleanup().catch(() => {});
+    log(`browser: 0 passed, ${TOTAL_CHECKS} failed`);
+    process.exit(1);
+  }, WATCHDOG_MS);
+
+  const results = [];
+  const check = async (name, fn) => {
+    const t0 = Date.now();
+    try {
+      const detail = await fn();
+      results.push(true);
+      log(`ok ${results.length} - ${name}${detail ? ` (${detail})` : ''} [${Date.now() - t0} ms]`);
+    } catch (e) {
+      results.push(false);
+      failedAny = true;
+      log(`not ok ${results.length} - ${name}: ${e.message.split('\n')[0]}`);
+    }
+  };
+
+  const pageErrors = [];
+  try {
+    const base = process.env.E2E_BASE_URL ? process.env.E2E_BASE_URL.replace(/\/$/, '') : await startServer();
+    const page = await launchBrowser();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
+    });
+    const url = `${base}/${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`;
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20_000 });
+
+    const value = (id) => page.getAttribute(`[data-testid=${id}]`, 'data-value', { timeout: 5000 });
+
+    await check('connection badge says connected', async () => {
+      const badge = page.locator('[data-testid=connection-badge]');
+      await badge.and(page.locator('[data-status=connected]')).waitFor({ timeout: 15_000 });
+      const text = (await badge.textContent()) ?? '';
+      if (!/\bconnected\b/i.test(text)) throw new Error(`badge text is ${JSON.stringify(text)}`);
+      return text.trim();
+    });
+
+    await check('total events and events/sec change', async () => {
+      // first live numbers
+      let t1 = '';
+      let e1 = '';
+      for (const end = Date.now() + 10_000; Date.now() < end; await sleep(200)) {
+        t1 = (await value('metric-total-events')) ?? '';
+        e1 = (await value('metric-events-per-second')) ?? '';
+        if (t1 !== '' && e1 !== '') break;
+      }
+      if (t1 === '' || e1 === '') throw new Error('metric cards show no numbers');
+      let t2 = t1;
+      let e2 = e1;
+      await sleep(3000);
+      for (const end = Date.now() + 5000; Date.now() < end; await sleep(250)) {
+        t2 = (await value('metric-total-events')) ?? '';
+        e2 = (await value('metric-events-per-second')) ?? '';
+        if (t2 !== t1 && e2 !== e1) break;
+      }
+      if (t2 === t1) throw new Error(`total events stuck at ${t1}`);
+      if (e2 === e1) throw new Error(`events/sec stuck at ${e1}`);
+      return `total ${t1} → ${t2}, eps ${e1} → ${e2}`;
+    });
+
+    const victim = `e2e-victim-${Math.random().toString(36).slice(2, 10)}`;
+    let alertId = null;
+    await check(`injected brute force on ${victim} shows as an alert row within ${ALERT_MS} ms`, async () => {
+      const now = new Date().toISOString();
+      const events = Array.from({ length: 8 }, (_, i) => ({
+        timestamp: now,
+        eventType: 'login_failed',
+        userId: victim,
+        ipAddress: '198.51.100.77',
+        severity: 'medium',
+        metadata: { source: 'e2e', attempt: i + 1 },
+      }));
+      const t0 = Date.now();
+      const res = await api(base, '/api/events', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(events),
+      });
+      if (res.status >= 300 || res.body?.accepted !== 8) {
+        throw new Error(`POST /api/events → ${res.status} ${JSON.stringify(res.body)}`);
+      }
+      const row = page.locator('[data-testid=alert-row]', { hasText: victim }).first();
+      await row.waitFor({ timeout: Math.max(10_000, ALERT_MS) });
+      const ms = Date.now() - t0;
+      alertId = await row.getAttribute('data-alert-id');
+      log(`# alert latency: ${ms} ms (POST → row visible), id ${alertId}`);
+      if (!alertId) throw new Error('alert row has no data-alert-id');
+      if (ms > ALERT_MS) throw new Error(`alert row appeared after ${ms} ms (> ${ALERT_MS} ms)`);
+      return `${ms} ms`;
+    });
+
+    await check('Acknowledge marks the alert acknowledged', async () => {
+      if (!alertId) throw new Error('no alert to acknowledge');
+      const row = page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}]`);
+      await row.locator('[data-testid=alert-ack]').click({ timeout: 5000 });
+      await page
+        .locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}][data-acked=true]`)
+        .waitFor({ timeout: 5000 });
+      const text = (await row.textContent()) ?? '';
+      if (!/acknowledged/i.test(text)) throw new Error(`row does not say acknowledged: ${text}`);
+      const res = await api(base, '/api/alerts?status=all');
+      const found = (res.body?.alerts ?? []).find((a) => a.id === alertId);
+      if (!found) throw new Error(`GET /api/alerts has no alert ${alertId}`);
+      if (found.acked !== true) throw new Error(`GET /api/alerts has acked=${found.acked} for ${alertId}`);
+      return 'row and /api/alerts agree';
+    });
+
+    await check('full-page screenshot', async () => {
+      await sleep(500); // let the chart draw one more window
+      await page.screenshot({ path: SCREENSHOT, fullPage: true, timeout: 15_000 });
+      const size = fs.statSync(SCREENSHOT).size;
+      if (size < 1000) throw new Error(`screenshot is only ${size} bytes`);
+      log(`# screenshot: ${SCREENSHOT}`);
+      return `${Math.round(size / 1024)} KiB`;
+    });
+  } catch (e) {
+    failedAny = true;
+    log(`# aborted: ${e.message}`);
+  }
+
+  const passed = results.filter(Boolean).length;
+  const failed = TOTAL_CHECKS - passed;
+  if (failed > 0) failedAny = true;
+  if (failedAny) {
+    if (pageErrors.length) log(`# page errors:\n${pageErrors.slice(-20).map((l) => `#   ${l}`).join('\n')}`);
+    if (stderrTail.length) log(`# server output (tail):\n${stderrTail.map((l) => `#   ${l}`).join('\n')}`);
+  }
+  await cleanup().catch((e) => log(`# cleanup: ${e.message}`));
+  clearTimeout(watchdog);
+  log(`browser: ${passed} passed, ${failed} failed`);
+  process.exit(failed > 0 ? 1 : 0);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    await cleanup().catch(() => {});
+    process.exit(130);
+  });
+}
+
+main();

@@ -1,0 +1,3 @@
+export function SeverityPill({ severity }: { severity: string }) {
+  return <span className={`sev sev-${severity}`}>{severity}</span>;
+}

@@ -1,0 +1,129 @@
+// HTTP/WebSocket access to the dashboard API. A `?token=…` in the page URL
+// is sent as `Authorization: Bearer …` to the API and as `access_token=…`
+// to the WebSocket (browsers cannot set headers on a WebSocket handshake).
+
+import type {
+  Alert,
+  HistoryGroupBy,
+  HistoryMetric,
+  HistoryResponse,
+  MetricsSnapshot,
+  UserActivity,
+} from '../types';
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+/** The token from the page URL's query string, or null. */
+export function tokenFromSearch(search: string): string | null {
+  const t = new URLSearchParams(search).get('token');
+  return t ? t : null;
+}
+
+const pageToken = (): string | null =>
+  typeof location === 'undefined' ? null : tokenFromSearch(location.search);
+
+/** ws(s)://host/api/events/stream?topics=…[&access_token=…] for a page location. */
+export function streamUrl(
+  loc: { protocol: string; host: string },
+  topics: readonly string[],
+  token: string | null,
+): string {
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  // Commas are legal in a query; keep them literal so the URL reads as documented.
+  let q = `topics=${topics.map(encodeURIComponent).join(',')}`;
+  if (token) q += `&access_token=${encodeURIComponent(token)}`;
+  return `${scheme}//${loc.host}/api/events/stream?${q}`;
+}
+
+export interface HistoryQuery {
+  metric: HistoryMetric;
+  groupBy: HistoryGroupBy;
+  /** "15m" | "1h" | "24h"; ignored when start/stop are set */
+  range?: string;
+  start?: Date;
+  stop?: Date;
+  /** e.g. "1m"; empty lets the server choose */
+  interval?: string;
+}
+
+/** Query string (without "?") for GET /api/history. */
+export function historyParams(q: HistoryQuery): string {
+  const p = new URLSearchParams({ metric: q.metric });
+  if (q.groupBy) p.set('groupBy', q.groupBy);
+  if (q.start && q.stop) {
+    p.set('start', q.start.toISOString());
+    p.set('stop', q.stop.toISOString());
+  } else {
+    p.set('range', q.range ?? '15m');
+  }
+  if (q.interval) p.set('interval', q.interval);
+  return p.toString();
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/**
+ * Accepts the documented flat reply and the variant that nests the query
+ * under "query" with a numeric (nanosecond) interval; returns the flat form
+ * with a Go-duration interval string ("30s").
+ */
+export function normalizeHistory(raw: unknown): HistoryResponse {
+  const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const q = (r.query && typeof r.query === 'object' ? r.query : r) as Record<string, unknown>;
+  let interval = q.interval ?? r.interval;
+  if (typeof interval === 'number' && Number.isFinite(interval)) interval = `${interval / 1e9}s`;
+  return {
+    metric: str(q.metric ?? r.metric),
+    groupBy: str(q.groupBy ?? r.groupBy),
+    start: str(q.start ?? r.start),
+    stop: str(q.stop ?? r.stop),
+    interval: str(interval),
+    series: Array.isArray(r.series) ? (r.series as HistoryResponse['series']) : [],
+  };
+}
+
+/** fetch + JSON + error mapping ({"error": "..."} bodies become ApiError). */
+export async function apiFetch<T>(path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<T> {
+  const headers = new Headers(init.headers);
+  headers.set('Accept', 'application/json');
+  const token = pageToken();
+  if (token) headers.set('Authorization', `Bearer ${token}`);
+  const res = await fetch(path, { ...init, headers, signal: signal ?? init.signal ?? null });
+  const text = await res.text();
+  let body: unknown = null;
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+  }
+  if (!res.ok) {
+    const msg =
+      body && typeof body === 'object' && 'error' in body && typeof (body as { error: unknown }).error === 'string'
+        ? (body as { error: string }).error
+        : `${res.status} ${res.statusText || 'request failed'}`;
+    throw new ApiError(res.status, msg);
+  }
+  return body as T;
+}
+
+export const api = {
+  metrics: (range = '5m', signal?: AbortSignal) =>
+    apiFetch<MetricsSnapshot>(`/api/metrics?range=${encodeURIComponent(range)}`, {}, signal),
+  history: (q: HistoryQuery, signal?: AbortSignal) =>
+    apiFetch<unknown>(`/api/history?${historyParams(q)}`, {}, signal).then(normalizeHistory),
+  alerts: (status: 'firing' | 'resolved' | 'all' = 'all', signal?: AbortSignal) =>
+    apiFetch<{ alerts: Alert[] | null }>(`/api/alerts?status=${status}`, {}, signal),
+  ack: (id: string) =>
+    apiFetch<{ alert: Alert }>(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST' }),
+  user: (id: string, signal?: AbortSignal) =>
+    apiFetch<UserActivity>(`/api/users/${encodeURIComponent(id)}`, {}, signal),
+};

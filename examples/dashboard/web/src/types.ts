@@ -1,0 +1,115 @@
+// Wire types of the dashboard API (see DESIGN.md "Reference app").
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+
+export interface SecurityEvent {
+  timestamp: string;
+  eventType: string;
+  userId: string;
+  ipAddress?: string;
+  severity: Severity;
+  metadata?: Record<string, unknown>;
+}
+
+export interface KeyCount {
+  key: string;
+  count: number;
+}
+
+export interface Alert {
+  id: string;
+  rule: string;
+  key: string;
+  severity: Severity;
+  riskScore: number;
+  status: 'firing' | 'resolved';
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+  value: number;
+  threshold: number;
+  message: string;
+  events?: SecurityEvent[] | null;
+  acked: boolean;
+}
+
+export interface Metrics {
+  windowStart: string;
+  windowEnd: string;
+  eventsPerSecond: number;
+  byType: Record<string, number>;
+  totalEvents: number;
+  activeUsers: number;
+  openAlerts: number;
+  topEventTypes: KeyCount[] | null;
+  topUsers: KeyCount[] | null;
+  topIPs: KeyCount[] | null;
+  bySeverity: Partial<Record<Severity, number>>;
+  invalidEvents?: number;
+  lateEvents?: number;
+}
+
+export interface Hello {
+  clientId?: string;
+  /** some servers call it id */
+  id?: string;
+  topics: string[];
+}
+
+interface EnvelopeBase {
+  ts: string;
+  dropped?: number;
+}
+
+export type StreamMessage =
+  | (EnvelopeBase & { type: 'hello'; data: Hello })
+  | (EnvelopeBase & { type: 'metrics'; data: Metrics })
+  | (EnvelopeBase & { type: 'alert'; data: Alert })
+  | (EnvelopeBase & { type: 'event'; data: SecurityEvent });
+
+/** GET /api/metrics?range=5m */
+export interface MetricsSnapshot {
+  from: string;
+  to: string;
+  totalEvents: number;
+  eventsPerSecond: number;
+  activeUsers: number;
+  topEventTypes: KeyCount[] | null;
+  bySeverity: Partial<Record<Severity, number>>;
+  topUsers: KeyCount[] | null;
+  topIPs: KeyCount[] | null;
+  byType: Record<string, number>;
+}
+
+export interface HistoryPoint {
+  t: string;
+  v: number;
+}
+
+export interface HistorySeries {
+  key: string;
+  points: HistoryPoint[] | null;
+}
+
+/** GET /api/history */
+export interface HistoryResponse {
+  metric: string;
+  groupBy: string;
+  start: string;
+  stop: string;
+  interval: string;
+  series: HistorySeries[] | null;
+}
+
+/** GET /api/users/{id} */
+export interface UserActivity {
+  userId: string;
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  alerts: Alert[] | null;
+}
+
+export type HistoryMetric = 'events' | 'activeUsers' | 'alerts';
+export type HistoryGroupBy = '' | 'eventType' | 'severity' | 'rule';
