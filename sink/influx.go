@@ -1,0 +1,613 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/rdr-go/rdr/anomaly"
+)
+
+// Defaults of [InfluxConfig].
+const (
+	DefaultInfluxWriter     = "default"
+	DefaultBatchSize        = 5000
+	DefaultFlushInterval    = 200 * time.Millisecond
+	DefaultMaxPending       = 100_000
+	DefaultRequestTimeout   = 10 * time.Second
+	DefaultRetryInterval    = 100 * time.Millisecond
+	DefaultMaxRetryInterval = 5 * time.Second
+	DefaultCloseTimeout     = 10 * time.Second
+)
+
+// InfluxConfig configures an [Influx] sink. URL and Bucket are required; the
+// rest has working defaults.
+type InfluxConfig struct {
+	// URL is the server's base URL, e.g. "http://127.0.0.1:8086". Required.
+	URL string
+	// Token authenticates: an API token for InfluxDB 2.x, "user:password"
+	// for 1.8 (any value when 1.8 runs without auth). Optional.
+	Token string
+	// Org is the organization (2.x: required by the server; 1.8 ignores
+	// it). Optional.
+	Org string
+	// Bucket is where points go: a bucket name for 2.x, "database/retention
+	// policy" for 1.8 (e.g. "rdr/autogen"). Required.
+	Bucket string
+	// Writer is the writer tag of this sink's window points. Points of one
+	// writer for one window replace each other; points of different writers
+	// add up in history queries. Give each processor of a scaled-out
+	// deployment its own Writer. A replay (after a crash) overwrites only if
+	// it uses the same Writer and covers the same input (the same Kafka
+	// partitions); a new Writer per run never overwrites an earlier run, so
+	// a replay of already written windows would count them twice. Optional;
+	// default DefaultInfluxWriter ("default"). Printable, no backslash.
+	Writer string
+	// BatchSize is about how many points go in one write request (a window's
+	// points are never split). Optional; default DefaultBatchSize (5000).
+	BatchSize int
+	// FlushInterval is the longest a point waits in a partial batch.
+	// Optional; default DefaultFlushInterval (200 ms).
+	FlushInterval time.Duration
+	// MaxPending bounds the points buffered or in flight. When it is
+	// reached (InfluxDB is down or slow), writes wait for room: that is the
+	// backpressure, nothing is dropped. Optional; default DefaultMaxPending
+	// (100,000); at least BatchSize.
+	MaxPending int
+	// RequestTimeout bounds one write request; a request that times out is
+	// retried. Optional; default DefaultRequestTimeout (10 s).
+	RequestTimeout time.Duration
+	// RetryInterval is the wait after the first failed write; it doubles
+	// with each further failure of the same batch, up to MaxRetryInterval
+	// (each wait is drawn between half and all of it). Network errors,
+	// timeouts, 408, 429 and 5xx answers are retried without limit; other
+	// answers are not (see ErrRejected). Optional; defaults
+	// DefaultRetryInterval (100 ms) and DefaultMaxRetryInterval (5 s).
+	RetryInterval    time.Duration
+	MaxRetryInterval time.Duration
+	// CloseTimeout bounds how long Close keeps trying to write what is
+	// buffered. Optional; default DefaultCloseTimeout (10 s).
+	CloseTimeout time.Duration
+	// DisableGzip sends write requests uncompressed. Optional; by default
+	// they are gzip-compressed.
+	DisableGzip bool
+	// HTTPClient makes the requests (for TLS settings, proxies). Optional;
+	// default a client with its own transport, whose idle connections Close
+	// closes.
+	HTTPClient *http.Client
+	// Logger receives failed writes (Warn while retrying, Error when points
+	// are rejected or lost). Optional; default no logging.
+	Logger *slog.Logger
+}
+
+func (c *InfluxConfig) setDefaults() {
+	if c.Writer == "" {
+		c.Writer = DefaultInfluxWriter
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = max(DefaultMaxPending, c.BatchSize)
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.MaxRetryInterval == 0 {
+		c.MaxRetryInterval = max(DefaultMaxRetryInterval, c.RetryInterval)
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+}
+
+// Validate reports whether the (defaulted) settings are usable.
+func (c InfluxConfig) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("URL is required"))
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("URL must be an http or https URL, got %q", c.URL))
+	}
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("Bucket is required"))
+	}
+	if !tagPlain(c.Writer) {
+		errs = append(errs, fmt.Errorf("Writer must be printable UTF-8 without backslashes, got %q", c.Writer))
+	}
+	if c.BatchSize < 0 {
+		errs = append(errs, fmt.Errorf("BatchSize must not be negative, got %d", c.BatchSize))
+	}
+	if c.MaxPending < 0 || (c.MaxPending > 0 && c.MaxPending < c.BatchSize) {
+		errs = append(errs, fmt.Errorf("MaxPending (%d) must be at least BatchSize (%d)", c.MaxPending, c.BatchSize))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"FlushInterval", c.FlushInterval}, {"RequestTimeout", c.RequestTimeout}, {"RetryInterval", c.RetryInterval},
+		{"MaxRetryInterval", c.MaxRetryInterval}, {"CloseTimeout", c.CloseTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	if c.MaxRetryInterval > 0 && c.MaxRetryInterval < c.RetryInterval {
+		errs = append(errs, fmt.Errorf("MaxRetryInterval (%s) must be at least RetryInterval (%s)", c.MaxRetryInterval, c.RetryInterval))
+	}
+	return errors.Join(errs...)
+}
+
+// InfluxStats are an [Influx] sink's counters since it was made.
+type InfluxStats struct {
+	// Written is the number of points the server acknowledged.
+	Written uint64
+	// Batches is the number of write requests that succeeded.
+	Batches uint64
+	// Pending is the number of points buffered or in flight.
+	Pending int
+	// Retries is the number of failed write attempts that were retried.
+	Retries uint64
+	// Rejected is the number of points in batches the server refused for
+	// good (see ErrRejected).
+	Rejected uint64
+	// Lost is the number of points still unwritten when Close gave up after
+	// CloseTimeout.
+	Lost uint64
+	// Blocked is the number of writes that had to wait for buffer space.
+	Blocked uint64
+	// LastError is the latest write error, "" if none.
+	LastError string
+}
+
+// Influx is the InfluxDB sink: it writes windows and alerts as points (the
+// schema is in the package documentation) and answers history queries with
+// Flux. It is safe for concurrent use.
+//
+// Writes encode the points at once into a bounded buffer and return; one
+// goroutine sends the buffer in batches, retrying failed requests with
+// backoff. When the buffer is full, writes wait (backpressure) until there
+// is room or their context ends ([ErrBackpressure]).
+type Influx struct {
+	cfg       InfluxConfig
+	log       *slog.Logger
+	client    influxdb2.Client
+	writeAPI  api.WriteAPIBlocking
+	queryAPI  api.QueryAPI
+	transport *http.Transport // ours to close, nil with a caller's HTTPClient
+
+	runCtx context.Context // cancelled when Close gives up
+	abort  context.CancelFunc
+	wake   chan struct{} // cap 1: work for the sender
+	stop   chan struct{} // closed by Close
+	exited chan struct{} // closed when the sender returns
+
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced when room frees up, or on Close
+	closed   bool
+	flushReq bool
+	cur      *chunk   // batch being filled
+	sealed   []*chunk // full batches, oldest first
+	free     []*chunk
+	accepted uint64 // points accepted since the start
+	done     uint64 // points finished (written, rejected or lost), in order
+	stats    InfluxStats
+}
+
+// chunk is one batch of encoded lines.
+type chunk struct {
+	buf []byte
+	n   int // points
+}
+
+// NewInflux returns an InfluxDB sink, or an error wrapping ErrInvalidConfig
+// naming the bad setting. It does not contact the server (use Ping for
+// that): points written while the server is unreachable wait in the buffer.
+func NewInflux(cfg InfluxConfig) (*Influx, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	s := &Influx{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		wake:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		changed: make(chan struct{}),
+		cur:     &chunk{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("sink", "influx", "bucket", cfg.Bucket)
+	hc := cfg.HTTPClient
+	if hc == nil {
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			s.transport = t.Clone()
+		} else {
+			s.transport = &http.Transport{Proxy: http.ProxyFromEnvironment}
+		}
+		hc = &http.Client{Transport: s.transport}
+	}
+	opts := influxdb2.DefaultOptions().
+		SetHTTPClient(hc).
+		SetUseGZip(!cfg.DisableGzip).
+		SetPrecision(time.Nanosecond)
+	s.client = influxdb2.NewClientWithOptions(strings.TrimRight(cfg.URL, "/"), cfg.Token, opts)
+	s.writeAPI = s.client.WriteAPIBlocking(cfg.Org, cfg.Bucket)
+	s.queryAPI = s.client.QueryAPI(cfg.Org)
+	s.runCtx, s.abort = context.WithCancel(context.Background())
+	go s.run()
+	return s, nil
+}
+
+// Config returns the sink's settings, defaults filled in.
+func (s *Influx) Config() InfluxConfig { return s.cfg }
+
+// WriteWindow encodes w's points (one rdr_window point and one rdr_events
+// point per event type) into the buffer. It waits while the buffer is full;
+// see [ErrBackpressure].
+func (s *Influx) WriteWindow(ctx context.Context, w WindowResult) error {
+	if err := w.Validate(); err != nil {
+		return err
+	}
+	if err := s.reserve(ctx, windowPoints(&w)); err != nil {
+		return err
+	}
+	s.cur.buf = appendWindow(s.cur.buf, s.cfg.Writer, &w)
+	s.commit(windowPoints(&w))
+	return nil
+}
+
+// WriteAlert encodes a's rdr_alerts point into the buffer. It waits while
+// the buffer is full; see [ErrBackpressure].
+func (s *Influx) WriteAlert(ctx context.Context, a anomaly.Alert) error {
+	if err := validateAlert(&a); err != nil {
+		return err
+	}
+	if err := s.reserve(ctx, 1); err != nil {
+		return err
+	}
+	s.cur.buf = appendAlert(s.cur.buf, &a)
+	s.commit(1)
+	return nil
+}
+
+// reserve waits until n points fit in the buffer and returns with s.mu
+// held; on error s.mu is not held. A write larger than MaxPending is let in
+// when the buffer is empty.
+func (s *Influx) reserve(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	blocked := false
+	for {
+		if s.closed {
+			s.mu.Unlock()
+			return ErrClosed
+		}
+		pending := int(s.accepted - s.done)
+		if pending == 0 || pending+n <= s.cfg.MaxPending {
+			return nil
+		}
+		if !blocked {
+			blocked = true
+			s.stats.Blocked++
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%d points pending, MaxPending %d): %w", ErrBackpressure, pending, s.cfg.MaxPending, ctx.Err())
+		}
+		s.mu.Lock()
+	}
+}
+
+// commit records n points appended to s.cur and releases s.mu.
+func (s *Influx) commit(n int) {
+	s.cur.n += n
+	s.accepted += uint64(n)
+	if s.cur.n >= s.cfg.BatchSize {
+		s.sealLocked()
+	}
+	s.mu.Unlock()
+}
+
+// sealLocked moves the current batch to the send queue and wakes the
+// sender.
+func (s *Influx) sealLocked() {
+	if s.cur.n == 0 {
+		return
+	}
+	s.sealed = append(s.sealed, s.cur)
+	if k := len(s.free); k > 0 {
+		s.cur, s.free = s.free[k-1], s.free[:k-1]
+	} else {
+		s.cur = &chunk{buf: make([]byte, 0, 64<<10)}
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// broadcastLocked wakes everyone waiting on s.changed.
+func (s *Influx) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Flush returns once every point written before the call has been sent, or
+// ctx ends. It returns an error wrapping ErrRejected if the server refused
+// points meanwhile, and ErrClosed after Close.
+func (s *Influx) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	target, rejected := s.accepted, s.stats.Rejected
+	if s.done < target {
+		s.flushReq = true
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	for s.done < target {
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("sink: influx flush: %w", ctx.Err())
+		}
+		s.mu.Lock()
+	}
+	rejected = s.stats.Rejected - rejected
+	lastErr := s.stats.LastError
+	s.mu.Unlock()
+	if rejected > 0 {
+		return fmt.Errorf("%w: %d points: %s", ErrRejected, rejected, lastErr)
+	}
+	return nil
+}
+
+// Stats returns the sink's counters.
+func (s *Influx) Stats() InfluxStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Pending = int(s.accepted - s.done)
+	return st
+}
+
+// Ping checks that the server answers (for a readiness probe).
+func (s *Influx) Ping(ctx context.Context) error {
+	ok, err := s.client.Ping(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("sink: influx ping: %w", err)
+	case !ok:
+		return errors.New("sink: influx ping: server not ready")
+	}
+	return nil
+}
+
+// History answers q with a Flux query. Filter values reach the query only
+// as escaped string literals. It returns ErrClosed after Close.
+func (s *Influx) History(ctx context.Context, q Query) (History, error) {
+	if err := q.Validate(); err != nil {
+		return History{}, err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return History{}, ErrClosed
+	}
+	plan := buildFlux(s.cfg.Bucket, q)
+	res, err := s.queryAPI.Query(ctx, plan.flux)
+	if err != nil {
+		return History{}, fmt.Errorf("sink: influx history: %w", err)
+	}
+	defer res.Close()
+	return readFlux(res, q, plan)
+}
+
+// Close stops accepting writes, sends what is buffered (for at most
+// CloseTimeout), and stops the sender. If the server stayed unreachable, the
+// points not written are counted in Stats().Lost, logged, and reported in
+// the error. Later calls return nil.
+func (s *Influx) Close() error {
+	var err error
+	s.closeOnce.Do(func() { err = s.close() })
+	return err
+}
+
+func (s *Influx) close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.broadcastLocked()
+	s.mu.Unlock()
+	close(s.stop)
+	timer := time.NewTimer(s.cfg.CloseTimeout)
+	select {
+	case <-s.exited:
+	case <-timer.C:
+		s.abort()
+		<-s.exited
+	}
+	timer.Stop()
+	s.abort()
+	s.client.Close()
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+	st := s.Stats()
+	if st.Lost > 0 {
+		return fmt.Errorf("sink: influx: closed with %d points not written after %s: %s", st.Lost, s.cfg.CloseTimeout, st.LastError)
+	}
+	return nil
+}
+
+// run is the sender: it sends sealed batches in order, and seals the
+// current one every FlushInterval, on Flush and on Close.
+func (s *Influx) run() {
+	defer close(s.exited)
+	ticker := time.NewTicker(s.cfg.FlushInterval)
+	defer ticker.Stop()
+	for {
+		tick := false
+		select {
+		case <-s.wake:
+		case <-ticker.C:
+			tick = true
+		case <-s.stop:
+		}
+		for {
+			c, stopping := s.next(tick)
+			if c == nil {
+				if stopping {
+					return
+				}
+				break
+			}
+			s.finish(c, s.send(c))
+		}
+	}
+}
+
+// next returns the oldest batch to send, sealing the current one when it is
+// due, or nil; stopping is true once Close has begun.
+func (s *Influx) next(tick bool) (c *chunk, stopping bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tick || s.flushReq || s.closed {
+		s.sealLocked()
+		s.flushReq = false
+	}
+	if len(s.sealed) == 0 {
+		return nil, s.closed
+	}
+	c = s.sealed[0]
+	s.sealed[0] = nil
+	s.sealed = s.sealed[1:]
+	return c, s.closed
+}
+
+type sendResult uint8
+
+const (
+	sendWritten sendResult = iota
+	sendRejected
+	sendLost
+)
+
+// send writes one batch, retrying with backoff until it succeeds, the
+// server refuses it for good, or Close gives up.
+func (s *Influx) send(c *chunk) sendResult {
+	if s.runCtx.Err() != nil {
+		return sendLost
+	}
+	body := string(c.buf)
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(s.runCtx, s.cfg.RequestTimeout)
+		err := s.writeAPI.WriteRecord(ctx, body)
+		cancel()
+		if err == nil {
+			return sendWritten
+		}
+		if s.runCtx.Err() != nil {
+			return sendLost // Close gave up; LastError keeps the server's last answer
+		}
+		if !retryable(err) {
+			s.setError(err)
+			s.log.Error("InfluxDB refused a batch; not retrying", "points", c.n, "err", err)
+			return sendRejected
+		}
+		delay := s.backoff(attempt)
+		s.mu.Lock()
+		s.stats.Retries++
+		s.stats.LastError = err.Error()
+		s.mu.Unlock()
+		s.log.Warn("InfluxDB write failed; retrying", "points", c.n, "attempt", attempt+1, "retryIn", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-s.runCtx.Done():
+			t.Stop()
+			return sendLost
+		}
+	}
+}
+
+func (s *Influx) setError(err error) {
+	s.mu.Lock()
+	s.stats.LastError = err.Error()
+	s.mu.Unlock()
+}
+
+// backoff is the wait after the attempt-th failure (0-based): RetryInterval
+// doubled per attempt, capped at MaxRetryInterval, drawn in [d/2, d].
+func (s *Influx) backoff(attempt int) time.Duration {
+	d := s.cfg.RetryInterval << min(attempt, 30)
+	if d <= 0 || d > s.cfg.MaxRetryInterval {
+		d = s.cfg.MaxRetryInterval
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// retryable reports whether a failed write may succeed later: network
+// errors and timeouts (no status), 408, 429 and 5xx.
+func retryable(err error) bool {
+	var he *influxhttp.Error
+	if !errors.As(err, &he) {
+		return true
+	}
+	return he.StatusCode == 0 || he.StatusCode == http.StatusRequestTimeout ||
+		he.StatusCode == http.StatusTooManyRequests || he.StatusCode >= 500
+}
+
+// finish accounts for a sent batch and recycles it.
+func (s *Influx) finish(c *chunk, r sendResult) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r {
+	case sendWritten:
+		s.stats.Written += uint64(c.n)
+		s.stats.Batches++
+	case sendRejected:
+		s.stats.Rejected += uint64(c.n)
+	case sendLost:
+		s.stats.Lost += uint64(c.n)
+		s.log.Error("InfluxDB unreachable at Close; points not written", "points", c.n, "err", s.stats.LastError)
+	}
+	s.done += uint64(c.n)
+	c.buf, c.n = c.buf[:0], 0
+	if len(s.free) < 4 {
+		s.free = append(s.free, c)
+	}
+	s.broadcastLocked()
+}
