@@ -1,0 +1,269 @@
+package anomaly
+
+import (
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+	"strings"
+
+	"github.com/rdr-go/rdr"
+)
+
+// Field names a part of an event that a rule groups by or a detector reads:
+// the user, the IP address, the event type, the severity, or one top-level
+// metadata key. The zero Field is [FieldUserID].
+//
+// Fields are small values, comparable with ==, and safe for concurrent use.
+type Field struct {
+	kind fieldKind
+	key  string // the metadata key, for kind fieldMetadata
+}
+
+type fieldKind uint8
+
+const (
+	fieldUserID fieldKind = iota
+	fieldIP
+	fieldType
+	fieldSeverity
+	fieldMetadata
+)
+
+// The fixed fields of an event. Use [MetadataField] for a metadata key.
+var (
+	FieldUserID   = Field{kind: fieldUserID}
+	FieldIP       = Field{kind: fieldIP}
+	FieldType     = Field{kind: fieldType}
+	FieldSeverity = Field{kind: fieldSeverity}
+)
+
+// MetadataField returns the Field for a top-level metadata key, read with
+// [rdr.Metadata.Lookup].
+func MetadataField(key string) Field { return Field{kind: fieldMetadata, key: key} }
+
+// ParseField parses a field by its wire name: "userId", "ipAddress",
+// "eventType", "severity", or "metadata.KEY".
+func ParseField(s string) (Field, error) {
+	switch s {
+	case "userId":
+		return FieldUserID, nil
+	case "ipAddress":
+		return FieldIP, nil
+	case "eventType":
+		return FieldType, nil
+	case "severity":
+		return FieldSeverity, nil
+	}
+	if key, ok := strings.CutPrefix(s, "metadata."); ok && key != "" {
+		return MetadataField(key), nil
+	}
+	return Field{}, fmt.Errorf("unknown field %q (want userId, ipAddress, eventType, severity or metadata.KEY)", s)
+}
+
+// String returns the wire name, as ParseField accepts it.
+func (f Field) String() string {
+	switch f.kind {
+	case fieldIP:
+		return "ipAddress"
+	case fieldType:
+		return "eventType"
+	case fieldSeverity:
+		return "severity"
+	case fieldMetadata:
+		return "metadata." + f.key
+	}
+	return "userId"
+}
+
+// Value returns the field's value in ev as text, and whether ev has it. An
+// empty userId or eventType, an invalid IP or severity, and an absent
+// metadata key all count as missing. Value allocates only for ipAddress
+// (and for metadata values that hold JSON escapes); use AppendValue on a hot
+// path.
+func (f Field) Value(ev rdr.Event) (string, bool) {
+	switch f.kind {
+	case fieldUserID:
+		return ev.UserID, ev.UserID != ""
+	case fieldType:
+		return ev.Type, ev.Type != ""
+	case fieldSeverity:
+		if !ev.Severity.Valid() {
+			return "", false
+		}
+		return ev.Severity.String(), true
+	case fieldIP:
+		if !ev.IP.IsValid() {
+			return "", false
+		}
+		return ev.IP.String(), true
+	case fieldMetadata:
+		return ev.Metadata.Lookup(f.key)
+	}
+	return "", false
+}
+
+// AppendValue appends the field's value in ev, as text, to dst. It reports
+// false, leaving dst as it was, when ev does not have the field.
+func (f Field) AppendValue(dst []byte, ev rdr.Event) ([]byte, bool) {
+	if f.kind == fieldIP {
+		if !ev.IP.IsValid() {
+			return dst, false
+		}
+		return ev.IP.AppendTo(dst), true
+	}
+	v, ok := f.Value(ev)
+	if !ok {
+		return dst, false
+	}
+	return append(dst, v...), true
+}
+
+// has reports whether ev has the field, without formatting it.
+func (f Field) has(ev *rdr.Event) bool {
+	switch f.kind {
+	case fieldIP:
+		return ev.IP.IsValid()
+	case fieldMetadata:
+		_, ok := ev.Metadata.Lookup(f.key)
+		return ok
+	}
+	_, ok := f.Value(*ev)
+	return ok
+}
+
+// hash returns a 64-bit hash of the field's value in ev, without allocating.
+// Detectors that only need to tell values apart (distinct counts, first-seen
+// sets) keep these instead of strings: 8 bytes a value, and no string to
+// clone. Two different values collide with probability 2⁻⁶⁴.
+func (f Field) hash(seed maphash.Seed, ev *rdr.Event) (uint64, bool) {
+	if f.kind == fieldIP {
+		if !ev.IP.IsValid() {
+			return 0, false
+		}
+		a := ev.IP.As16()
+		h := maphash.Bytes(seed, a[:])
+		if ev.IP.Is4() {
+			h ^= 0x9e3779b97f4a7c15 // keep 1.2.3.4 apart from ::ffff:1.2.3.4
+		}
+		if z := ev.IP.Zone(); z != "" {
+			h ^= maphash.String(seed, z)
+		}
+		return h, true
+	}
+	v, ok := f.Value(*ev)
+	if !ok {
+		return 0, false
+	}
+	return maphash.String(seed, v), true
+}
+
+// Filter selects events. Every non-empty part must match; an empty part
+// matches everything, so the zero Filter matches every event. Within a part
+// the listed values are alternatives ("eventType is login_failed or
+// login_success").
+//
+// A Filter is read-only once handed to an [Engine]; it is then safe for
+// concurrent use.
+type Filter struct {
+	// Types: the event type is one of these.
+	Types []string
+	// Severities: the severity is one of these.
+	Severities []rdr.Severity
+	// MinSeverity: the severity is at least this. Zero means no bound.
+	MinSeverity rdr.Severity
+	// Users: the user is one of these.
+	Users []string
+	// Networks: the IP address lies in one of these prefixes (a single
+	// address is a /32 or /128 prefix). Events without an IP do not match.
+	Networks []netip.Prefix
+	// Metadata: every listed key has one of its values.
+	Metadata []MetadataMatch
+	// Not, when set, excludes the events it matches.
+	Not *Filter
+}
+
+// MetadataMatch is one metadata condition of a [Filter]: the top-level key
+// Key is present and, when Values is not empty, its text (as
+// [rdr.Metadata.Lookup] returns it) is one of Values.
+type MetadataMatch struct {
+	Key    string
+	Values []string
+}
+
+// Match reports whether ev passes the filter.
+func (f *Filter) Match(ev *rdr.Event) bool {
+	if len(f.Types) > 0 && !contains(f.Types, ev.Type) {
+		return false
+	}
+	if f.MinSeverity != 0 && ev.Severity < f.MinSeverity {
+		return false
+	}
+	if len(f.Severities) > 0 && !contains(f.Severities, ev.Severity) {
+		return false
+	}
+	if len(f.Users) > 0 && !contains(f.Users, ev.UserID) {
+		return false
+	}
+	if len(f.Networks) > 0 && !inNetworks(f.Networks, ev.IP) {
+		return false
+	}
+	for _, m := range f.Metadata {
+		v, ok := ev.Metadata.Lookup(m.Key)
+		if !ok || len(m.Values) > 0 && !contains(m.Values, v) {
+			return false
+		}
+	}
+	if f.Not != nil && f.Not.Match(ev) {
+		return false
+	}
+	return true
+}
+
+func (f *Filter) validate() error {
+	for _, s := range f.Severities {
+		if !s.Valid() {
+			return fmt.Errorf("severities: invalid severity %d", uint8(s))
+		}
+	}
+	if f.MinSeverity != 0 && !f.MinSeverity.Valid() {
+		return fmt.Errorf("minSeverity: invalid severity %d", uint8(f.MinSeverity))
+	}
+	for _, p := range f.Networks {
+		if !p.IsValid() {
+			return fmt.Errorf("networks: invalid prefix %v", p)
+		}
+	}
+	for _, m := range f.Metadata {
+		if m.Key == "" {
+			return fmt.Errorf("metadata: empty key")
+		}
+	}
+	if f.Not != nil {
+		if err := f.Not.validate(); err != nil {
+			return fmt.Errorf("not: %w", err)
+		}
+	}
+	return nil
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func inNetworks(nets []netip.Prefix, ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range nets {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
