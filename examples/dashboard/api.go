@@ -1,0 +1,328 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/pipeline"
+	"github.com/rdr-go/rdr/sink"
+)
+
+// api serves the dashboard's HTTP API.
+type api struct {
+	dec      *rdr.Decoder
+	proc     *pipeline.Processor
+	alerts   *alertBook
+	history  sink.HistoryReader
+	ingest   message.Publisher // the input topic's publisher
+	topic    string
+	dlqTopic string
+	maxBody  int64
+	clock    rdr.Clock
+	window   time.Duration
+	accepted atomic.Uint64
+	rejected atomic.Uint64
+	ready    func() bool
+}
+
+func (a *api) routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/events", a.postEvents)
+	mux.HandleFunc("GET /api/metrics", a.getMetrics)
+	mux.HandleFunc("GET /api/history", a.getHistory)
+	mux.HandleFunc("GET /api/alerts", a.getAlerts)
+	mux.HandleFunc("POST /api/alerts/{id}/ack", a.ackAlert)
+	mux.HandleFunc("GET /api/users/{id}", a.getUser)
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready() {
+			writeError(w, http.StatusServiceUnavailable, "processor not running yet")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// itemError is one refused event in a POST /api/events reply.
+type itemError struct {
+	Index  int    `json:"index"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason"`
+}
+
+type ingestReply struct {
+	Accepted int         `json:"accepted"`
+	Rejected int         `json:"rejected"`
+	Errors   []itemError `json:"errors"`
+}
+
+// postEvents takes one event, a JSON array or NDJSON. The valid events are
+// published to the input topic as one message (they are applied together or
+// not at all); the invalid ones are listed in the reply and sent to the
+// dead-letter topic. All invalid: 400; body too large: 413.
+func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than the limit of %d bytes", a.maxBody))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		return
+	}
+	reply := ingestReply{Errors: []itemError{}}
+	var good []byte
+	var keys []string
+	var dlq []*message.Message
+	for ev, err := range a.dec.Events(body) {
+		if err != nil {
+			ie := itemError{Reason: err.Error()}
+			var item *rdr.ItemError
+			if errors.As(err, &item) {
+				ie.Index = item.Index
+				ie.Reason = item.Err.Error()
+				m := message.NewMessage(watermill.NewUUID(), append([]byte(nil), item.Raw...))
+				m.Metadata.Set(pipeline.MetaError, ie.Reason)
+				m.Metadata.Set(pipeline.MetaItem, strconv.Itoa(item.Index))
+				m.Metadata.Set(pipeline.MetaSourceTopic, "http")
+				dlq = append(dlq, m)
+			}
+			var invalid *rdr.InvalidEventError
+			if errors.As(err, &invalid) {
+				ie.Field = invalid.Field
+				if invalid.Field != "" {
+					dlq[len(dlq)-1].Metadata.Set(pipeline.MetaField, invalid.Field)
+				}
+			}
+			reply.Errors = append(reply.Errors, ie)
+			reply.Rejected++
+			continue
+		}
+		good = rdr.AppendJSON(good, ev)
+		good = append(good, '\n')
+		keys = append(keys, ev.UserID)
+		reply.Accepted++
+	}
+	a.rejected.Add(uint64(reply.Rejected))
+	if len(dlq) > 0 {
+		if err := a.ingest.Publish(a.dlqTopic, dlq...); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "recording rejected events: "+err.Error())
+			return
+		}
+	}
+	if reply.Accepted > 0 {
+		m := message.NewMessage(watermill.NewUUID(), good)
+		m.Metadata.Set(pipeline.MetaPartitionKey, keys[0])
+		if err := a.ingest.Publish(a.topic, m); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "publishing events: "+err.Error())
+			return
+		}
+		a.accepted.Add(uint64(reply.Accepted))
+	}
+	status := http.StatusOK
+	if reply.Accepted == 0 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, reply)
+}
+
+// parseRange reads "range" (a Go duration or 15m/1h/24h) or "start"/"stop"
+// (RFC 3339). Without either it uses def up to now.
+func (a *api) parseRange(r *http.Request, def time.Duration, now time.Time) (time.Time, time.Time, error) {
+	q := r.URL.Query()
+	if s, e := q.Get("start"), q.Get("stop"); s != "" || e != "" {
+		start, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, time.Time{}, fmt.Errorf("start: %q is not an RFC 3339 time", s)
+		}
+		stop := now
+		if e != "" {
+			if stop, err = time.Parse(time.RFC3339Nano, e); err != nil {
+				return time.Time{}, time.Time{}, fmt.Errorf("stop: %q is not an RFC 3339 time", e)
+			}
+		}
+		if !stop.After(start) {
+			return time.Time{}, time.Time{}, errors.New("stop must be after start")
+		}
+		return start, stop, nil
+	}
+	d := def
+	if v := q.Get("range"); v != "" {
+		var err error
+		if d, err = parseDuration(v); err != nil || d <= 0 {
+			return time.Time{}, time.Time{}, fmt.Errorf("range: %q is not a positive duration like 5m, 1h or 24h", v)
+		}
+	}
+	return now.Add(-d), now, nil
+}
+
+// parseDuration accepts Go durations plus a day suffix ("7d").
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// now is the end of the last window the processor fired, or the clock
+// before any did.
+func (a *api) now() time.Time {
+	wm := a.proc.Stats().Watermark
+	if wm.IsZero() {
+		return a.clock.Now()
+	}
+	return wm.Add(time.Millisecond).Truncate(a.window)
+}
+
+func (a *api) getMetrics(w http.ResponseWriter, r *http.Request) {
+	from, to, err := a.parseRange(r, 5*time.Minute, a.now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	m, err := a.proc.Metrics(from, to)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (a *api) getHistory(w http.ResponseWriter, r *http.Request) {
+	start, stop, err := a.parseRange(r, time.Hour, a.clock.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q := r.URL.Query()
+	query := sink.Query{Metric: q.Get("metric"), GroupBy: q.Get("groupBy"), Start: start, Stop: stop}
+	if query.Metric == "" {
+		query.Metric = sink.MetricEvents
+	}
+	if v := q.Get("interval"); v != "" {
+		if query.Interval, err = parseDuration(v); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("interval: %q is not a duration", v))
+			return
+		}
+	} else {
+		query.Interval = defaultInterval(stop.Sub(start))
+	}
+	for _, tag := range []string{"eventType", "severity", "rule"} {
+		if v := q.Get(tag); v != "" {
+			if query.Filter == nil {
+				query.Filter = map[string]string{}
+			}
+			query.Filter[tag] = v
+		}
+	}
+	// Align to the interval so that repeated polls return the same buckets.
+	query.Start = query.Start.Truncate(query.Interval)
+	h, err := a.history.History(r.Context(), query)
+	if err != nil {
+		if errors.Is(err, sink.ErrInvalidQuery) {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeError(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, historyReply{
+		Metric: h.Query.Metric, GroupBy: h.Query.GroupBy, Start: h.Query.Start.UTC(), Stop: h.Query.Stop.UTC(),
+		Interval: h.Query.Interval.String(), Series: h.Series,
+	})
+}
+
+// historyReply is GET /api/history's answer: the query as run, then one
+// series per group, points stamped with their interval's start.
+type historyReply struct {
+	Metric   string        `json:"metric"`
+	GroupBy  string        `json:"groupBy"`
+	Start    time.Time     `json:"start"`
+	Stop     time.Time     `json:"stop"`
+	Interval string        `json:"interval"`
+	Series   []sink.Series `json:"series"`
+}
+
+// defaultInterval gives about 60 points, in round steps.
+func defaultInterval(span time.Duration) time.Duration {
+	for _, d := range []time.Duration{time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute, time.Hour} {
+		if span/d <= 60 {
+			return d
+		}
+	}
+	return 6 * time.Hour
+}
+
+func (a *api) getAlerts(w http.ResponseWriter, r *http.Request) {
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", "all", "firing", "resolved":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("status: %q is not one of firing, resolved, all", status))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": a.alerts.list(status, r.URL.Query().Get("key"))})
+}
+
+func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
+	v, ok := a.alerts.ack(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no alert with id %q", r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alert": v})
+}
+
+func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	now := a.now()
+	from, to, err := a.parseRange(r, 5*time.Minute, now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	act, err := a.proc.User(id, from, to)
+	alerts := a.alerts.list("all", id)
+	if err != nil || (act.Count == 0 && len(alerts) == 0) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no activity for user %q between %s and %s", id, from.Format(time.RFC3339), to.Format(time.RFC3339)))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"userId": id, "count": act.Count, "firstSeen": omitZero(act.FirstSeen), "lastSeen": omitZero(act.LastSeen), "alerts": alerts,
+	})
+}
+
+func omitZero(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}

@@ -1,0 +1,387 @@
+// Command dashboard runs the whole rdr system in one binary: the processor
+// (windows, aggregation, detection), the HTTP API, the WebSocket live view
+// and the React dashboard.
+//
+// With no flags it runs embedded — Watermill's GoChannel instead of Kafka,
+// a built-in traffic generator with periodic attacks, the default detection
+// rules and an in-memory store — so `go run ./examples/dashboard` is all a
+// new user needs. Flags (or RDR_* environment variables) switch to real
+// services: -kafka-brokers for Kafka, -influx-url for InfluxDB.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/broadcast"
+	"github.com/rdr-go/rdr/examples/internal/traffic"
+	"github.com/rdr-go/rdr/pipeline"
+	"github.com/rdr-go/rdr/sink"
+)
+
+// options are the command line, each flag with an RDR_* variable.
+type options struct {
+	addr         string
+	token        string
+	origins      string
+	kafkaBrokers string
+	kafkaGroup   string
+	topic        string
+	influxURL    string
+	influxToken  string
+	influxOrg    string
+	influxBucket string
+	instance     string
+	rules        string
+	generate     bool
+	rate         float64
+	seed         uint64
+	attackEvery  time.Duration
+	invalidEvery int
+	maxBody      int64
+	lateness     time.Duration
+	outOfOrder   time.Duration
+	idleTimeout  time.Duration
+	logLevel     string
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func parseFlags(args []string) (options, error) { return parseFlagsTo(args, os.Stderr) }
+
+func parseFlagsTo(args []string, output io.Writer) (options, error) {
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	fs.SetOutput(output)
+	var o options
+	envBool := func(name string, def bool) bool {
+		v, err := strconv.ParseBool(env(name, strconv.FormatBool(def)))
+		if err != nil {
+			return def
+		}
+		return v
+	}
+	envFloat := func(name string, def float64) float64 {
+		v, err := strconv.ParseFloat(env(name, ""), 64)
+		if err != nil {
+			return def
+		}
+		return v
+	}
+	envDur := func(name string, def time.Duration) time.Duration {
+		v, err := time.ParseDuration(env(name, ""))
+		if err != nil {
+			return def
+		}
+		return v
+	}
+	fs.StringVar(&o.addr, "addr", env("RDR_ADDR", "127.0.0.1:8080"), "listen address (RDR_ADDR)")
+	fs.StringVar(&o.token, "token", env("RDR_TOKEN", ""), "bearer token required by the API and the WebSocket; empty: none (RDR_TOKEN)")
+	fs.StringVar(&o.origins, "origins", env("RDR_ALLOWED_ORIGINS", ""), "comma-separated extra Origin patterns allowed on the WebSocket, e.g. dashboard.example.com (RDR_ALLOWED_ORIGINS)")
+	fs.StringVar(&o.kafkaBrokers, "kafka-brokers", env("RDR_KAFKA_BROKERS", ""), "comma-separated Kafka brokers; empty: embedded GoChannel Pub/Sub (RDR_KAFKA_BROKERS)")
+	fs.StringVar(&o.kafkaGroup, "kafka-group", env("RDR_KAFKA_GROUP", pipeline.DefaultConsumerGroup), "Kafka consumer group (RDR_KAFKA_GROUP)")
+	fs.StringVar(&o.topic, "topic", env("RDR_TOPIC", pipeline.DefaultTopic), "input topic; alerts, dead letters and late events go to security-alerts, TOPIC.dlq and TOPIC.late (RDR_TOPIC)")
+	fs.StringVar(&o.influxURL, "influx-url", env("RDR_INFLUX_URL", ""), "InfluxDB URL; empty: in-memory history (RDR_INFLUX_URL)")
+	fs.StringVar(&o.influxToken, "influx-token", env("RDR_INFLUX_TOKEN", ""), "InfluxDB token; for 1.8: user:password (RDR_INFLUX_TOKEN)")
+	fs.StringVar(&o.influxOrg, "influx-org", env("RDR_INFLUX_ORG", ""), "InfluxDB organisation; ignored by 1.8 (RDR_INFLUX_ORG)")
+	fs.StringVar(&o.influxBucket, "influx-bucket", env("RDR_INFLUX_BUCKET", "rdr"), "InfluxDB bucket; for 1.8: database/retention-policy (RDR_INFLUX_BUCKET)")
+	fs.StringVar(&o.instance, "instance", env("RDR_INSTANCE", ""), "this processor's name in stored data; default: host name (RDR_INSTANCE)")
+	fs.StringVar(&o.rules, "rules", env("RDR_RULES", ""), "comma-separated YAML rule files; empty: the default rule set (RDR_RULES)")
+	fs.BoolVar(&o.generate, "generate", envBool("RDR_GENERATE", true), "run the built-in traffic generator (RDR_GENERATE)")
+	fs.Float64Var(&o.rate, "rate", envFloat("RDR_GENERATE_RATE", 200), "generator: benign events per second (RDR_GENERATE_RATE)")
+	fs.Uint64Var(&o.seed, "seed", uint64(envFloat("RDR_GENERATE_SEED", 1)), "generator: random seed (RDR_GENERATE_SEED)")
+	fs.DurationVar(&o.attackEvery, "attack-every", envDur("RDR_ATTACK_EVERY", 20*time.Second), "generator: time between injected attacks; negative: none (RDR_ATTACK_EVERY)")
+	fs.IntVar(&o.invalidEvery, "invalid-every", int(envFloat("RDR_INVALID_EVERY", 1000)), "generator: every n-th record is invalid, to exercise the dead-letter path; 0: none (RDR_INVALID_EVERY)")
+	fs.Int64Var(&o.maxBody, "max-body", int64(envFloat("RDR_MAX_BODY", 1<<20)), "largest POST /api/events body, bytes (RDR_MAX_BODY)")
+	fs.DurationVar(&o.lateness, "lateness", envDur("RDR_ALLOWED_LATENESS", 10*time.Second), "allowed lateness of windows (RDR_ALLOWED_LATENESS)")
+	fs.DurationVar(&o.outOfOrder, "out-of-orderness", envDur("RDR_OUT_OF_ORDERNESS", time.Second), "bounded out-of-orderness of each partition (RDR_OUT_OF_ORDERNESS)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", envDur("RDR_IDLE_TIMEOUT", 5*time.Second), "a partition silent this long stops holding the watermark; all silent: the watermark follows the clock (RDR_IDLE_TIMEOUT)")
+	fs.StringVar(&o.logLevel, "log-level", env("RDR_LOG_LEVEL", "info"), "debug, info, warn or error (RDR_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: dashboard [flags]\n\nRuns the rdr processor, API, live WebSocket and dashboard. With no flags: embedded mode\n(in-process Pub/Sub, built-in generator, in-memory history). Every flag has an environment variable.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.instance == "" {
+		o.instance, _ = os.Hostname()
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "dashboard: -log-level:", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, logger, nil); err != nil {
+		logger.Error("dashboard stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run starts everything and blocks until ctx ends. ready, if not nil, gets
+// the listening address once the server is up.
+func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- string) error {
+	clock := rdr.SystemClock
+	wlog := watermill.NewSlogLogger(logger)
+	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	rules := anomaly.DefaultRules()
+	if o.rules != "" {
+		var err error
+		if rules, err = anomaly.LoadRules(strings.Split(o.rules, ",")...); err != nil {
+			return err
+		}
+	}
+
+	// Input and side outputs: Kafka, or an in-process GoChannel.
+	var sub message.Subscriber
+	var pub message.Publisher
+	mode := "embedded"
+	if o.kafkaBrokers != "" {
+		mode = "kafka"
+		kc := pipeline.KafkaConfig{Brokers: strings.Split(o.kafkaBrokers, ","), ConsumerGroup: o.kafkaGroup, ClientID: "rdr-" + o.instance}
+		ks, err := pipeline.NewKafkaSubscriber(kc, wlog)
+		if err != nil {
+			return err
+		}
+		kp, err := pipeline.NewKafkaPublisher(kc, wlog)
+		if err != nil {
+			return err
+		}
+		defer kp.Close()
+		sub, pub = ks, kp
+	} else {
+		gc := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 4096}, wlog)
+		defer gc.Close()
+		sub, pub = gc, gc
+	}
+
+	// Storage: memory always (the live history), InfluxDB when configured.
+	mem, err := sink.NewMemory(sink.MemoryConfig{})
+	if err != nil {
+		return err
+	}
+	book := newAlertBook(1000, clock.Now)
+	sinks := []sink.Sink{book, mem}
+	var history sink.HistoryReader = mem
+	if o.influxURL != "" {
+		influx, err := sink.NewInflux(sink.InfluxConfig{
+			URL: o.influxURL, Token: o.influxToken, Org: o.influxOrg, Bucket: o.influxBucket,
+			Writer: o.instance + "-" + runID, Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, influx)
+		history = influx
+	}
+
+	var origins []string
+	if o.origins != "" {
+		origins = strings.Split(o.origins, ",")
+	}
+	hub, err := broadcast.NewHub(broadcast.Config{Token: o.token, OriginPatterns: origins})
+	if err != nil {
+		return err
+	}
+	defer hub.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerHubMetrics(reg, hub)
+
+	dec, err := rdr.NewDecoder(rdr.DecoderConfig{Clock: clock})
+	if err != nil {
+		return err
+	}
+	proc, err := pipeline.New(pipeline.Config{
+		Subscriber:      sub,
+		Topic:           o.topic,
+		Publisher:       pub,
+		DeadLetterTopic: o.topic + ".dlq",
+		LateTopic:       o.topic + ".late",
+		Decoder:         dec,
+		AllowedLateness: o.lateness,
+		OutOfOrderness:  o.outOfOrder,
+		IdleTimeout:     o.idleTimeout,
+		Rules:           rules,
+		Sinks:           sinks,
+		Hub:             ackingHub{Broadcaster: hub, book: book},
+		Clock:           clock,
+		Logger:          wlog,
+		Registerer:      reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	a := &api{
+		dec: dec, proc: proc, alerts: book, history: history, ingest: pub,
+		topic: o.topic, dlqTopic: o.topic + ".dlq", maxBody: o.maxBody, clock: clock, window: time.Second,
+		ready: func() bool {
+			select {
+			case <-proc.Running():
+				return true
+			default:
+				return false
+			}
+		},
+	}
+	registerAPIMetrics(reg, a)
+	mux := http.NewServeMux()
+	a.routes(mux)
+	mux.Handle("GET /api/events/stream", hub)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /", staticHandler())
+	handler := withToken(o.token, mux)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+
+	procErr := make(chan error, 1)
+	go func() { procErr <- proc.Run(context.WithoutCancel(ctx)) }()
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+
+	genCtx, stopGen := context.WithCancel(ctx)
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		if o.generate {
+			runGenerator(genCtx, o, pub, clock, logger)
+		}
+	}()
+
+	url := "http://" + ln.Addr().String() + "/"
+	if o.token != "" {
+		url += "?token=" + o.token
+	}
+	logger.Info("rdr dashboard running", "url", url, "mode", mode, "history", historyKind(o), "generator", o.generate, "rules", len(rules))
+	fmt.Fprintf(os.Stderr, "\n  rdr dashboard: %s\n\n", url)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-procErr:
+		procErr = nil
+	case runErr = <-srvErr:
+		srvErr = nil
+	}
+	logger.Info("shutting down")
+	stopGen()
+	<-genDone
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := proc.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if procErr != nil {
+		if err := <-procErr; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	_ = hub.Close()
+	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
+		runErr = err
+	}
+	if srvErr != nil {
+		if err := <-srvErr; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+			runErr = err
+		}
+	}
+	return runErr
+}
+
+func historyKind(o options) string {
+	if o.influxURL != "" {
+		return "influxdb"
+	}
+	return "memory"
+}
+
+// runGenerator publishes synthetic traffic to the input topic in real time,
+// a batch every 100 ms, until ctx ends.
+func runGenerator(ctx context.Context, o options, pub message.Publisher, clock rdr.Clock, logger *slog.Logger) {
+	g := traffic.New(traffic.Config{Seed: o.seed, Start: clock.Now(), Rate: o.rate, AttackEvery: o.attackEvery, InvalidEvery: o.invalidEvery})
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var next traffic.Record
+	have := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := clock.Now()
+		var batch []byte
+		var key string
+		for n := 0; n < 10_000; n++ {
+			if !have {
+				next, have = g.NextRecord(), true
+			}
+			if next.Invalid == "" && next.Event.Time.After(now) {
+				break
+			}
+			batch = append(batch, next.JSON...)
+			batch = append(batch, '\n')
+			if key == "" {
+				key = next.Event.UserID
+			}
+			have = false
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		m := message.NewMessage(watermill.NewUUID(), batch)
+		m.Metadata.Set(pipeline.MetaPartitionKey, key)
+		if err := pub.Publish(o.topic, m); err != nil {
+			logger.Warn("generator: publish failed", "err", err)
+		}
+	}
+}

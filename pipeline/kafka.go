@@ -1,0 +1,162 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// DefaultConsumerGroup is the consumer group of the reference deployment.
+const DefaultConsumerGroup = "rdr-processor"
+
+// KafkaConfig holds what the Kafka helpers need. Brokers is required.
+type KafkaConfig struct {
+	// Brokers are host:port addresses. Required.
+	Brokers []string
+	// ConsumerGroup for NewKafkaSubscriber. Optional; default
+	// DefaultConsumerGroup.
+	ConsumerGroup string
+	// ClientID names the client to the brokers. Optional; default "rdr".
+	ClientID string
+	// FromNewest makes a consumer group without committed offsets start
+	// at the newest record instead of the oldest. Optional; default false
+	// (nothing already in the topic is skipped).
+	FromNewest bool
+}
+
+func (c *KafkaConfig) setDefaults() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("invalid config: Brokers is required")
+	}
+	if c.ConsumerGroup == "" {
+		c.ConsumerGroup = DefaultConsumerGroup
+	}
+	if c.ClientID == "" {
+		c.ClientID = "rdr"
+	}
+	return nil
+}
+
+// NewKafkaSubscriber returns a watermill-kafka subscriber tuned for the
+// processor: a consumer group, large fetches (many batched events per
+// round trip), offsets from the oldest record for a new group, and
+// auto-commit of acknowledged offsets every second (and on close).
+// Messages carry their partition and offset in the context, which the
+// processor uses for per-partition watermarks.
+func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	sc := kafka.DefaultSaramaSubscriberConfig()
+	sc.ClientID = cfg.ClientID
+	sc.Version = sarama.V3_6_0_0
+	sc.Consumer.Fetch.Default = 4 << 20
+	sc.Consumer.Fetch.Max = 16 << 20
+	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	if cfg.FromNewest {
+		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
+	}
+	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+	sc.ChannelBufferSize = 1024
+	return kafka.NewSubscriber(kafka.SubscriberConfig{
+		Brokers:               cfg.Brokers,
+		ConsumerGroup:         cfg.ConsumerGroup,
+		OverwriteSaramaConfig: sc,
+		Unmarshaler:           kafka.DefaultMarshaler{},
+		NackResendSleep:       100 * time.Millisecond,
+		ReconnectRetrySleep:   time.Second,
+	}, logger)
+}
+
+// NewKafkaPublisher returns a synchronous watermill-kafka publisher that
+// keys each record by the message's MetaPartitionKey metadata (userId for
+// events, so one user's events stay on one partition; the alert key for
+// alerts). Messages without it are spread by the partitioner.
+func NewKafkaPublisher(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.Publisher, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	pc := kafka.DefaultSaramaSyncPublisherConfig()
+	pc.ClientID = cfg.ClientID
+	pc.Version = sarama.V3_6_0_0
+	pc.Producer.RequiredAcks = sarama.WaitForAll
+	pc.Producer.Compression = sarama.CompressionLZ4
+	pc.Producer.MaxMessageBytes = 8 << 20
+	pc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	return kafka.NewPublisher(kafka.PublisherConfig{
+		Brokers:               cfg.Brokers,
+		Marshaler:             kafka.NewWithPartitioningMarshaler(partitionKey),
+		OverwriteSaramaConfig: pc,
+	}, logger)
+}
+
+func partitionKey(_ string, msg *message.Message) (string, error) {
+	return msg.Metadata.Get(MetaPartitionKey), nil
+}
+
+// CreateTopic creates a topic if it does not exist yet. Brokers in the
+// reference deployment run with automatic topic creation off.
+func CreateTopic(cfg KafkaConfig, topic string, partitions int32) error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
+	sc := sarama.NewConfig()
+	sc.ClientID = cfg.ClientID
+	sc.Version = sarama.V3_6_0_0
+	admin, err := sarama.NewClusterAdmin(cfg.Brokers, sc)
+	if err != nil {
+		return fmt.Errorf("pipeline: connecting to Kafka: %w", err)
+	}
+	defer admin.Close()
+	err = admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false)
+	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+		var topicErr *sarama.TopicError
+		if errors.As(err, &topicErr) && topicErr.Err == sarama.ErrTopicAlreadyExists {
+			return nil
+		}
+		return fmt.Errorf("pipeline: creating topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// TopicPartitions returns how many partitions a topic has.
+func TopicPartitions(cfg KafkaConfig, topic string) (int32, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return 0, err
+	}
+	sc := sarama.NewConfig()
+	sc.ClientID = cfg.ClientID
+	sc.Version = sarama.V3_6_0_0
+	client, err := sarama.NewClient(cfg.Brokers, sc)
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: connecting to Kafka: %w", err)
+	}
+	defer client.Close()
+	ps, err := client.Partitions(topic)
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: partitions of %s: %w", topic, err)
+	}
+	return int32(len(ps)), nil
+}
+
+// PartitionOf returns the partition that NewKafkaPublisher's records with
+// the given key go to, in a topic of n partitions: sarama's default hash
+// partitioner (FNV-1a). Producers use it to put the events of many users in
+// one record without breaking "one user, one partition".
+func PartitionOf(key string, n int32) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	p := int32(h.Sum32()) % n
+	if p < 0 {
+		p = -p
+	}
+	return p
+}

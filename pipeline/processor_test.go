@@ -1,0 +1,253 @@
+package pipeline_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/pipeline"
+	"github.com/rdr-go/rdr/sink"
+)
+
+// recorder is a sink that keeps what it is given, for assertions.
+type recorder struct {
+	mu      sync.Mutex
+	windows []sink.WindowResult
+	alerts  []anomaly.Alert
+	closed  int
+}
+
+func (r *recorder) WriteWindow(_ context.Context, w sink.WindowResult) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.windows = append(r.windows, w)
+	return nil
+}
+
+func (r *recorder) WriteAlert(_ context.Context, a anomaly.Alert) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.alerts = append(r.alerts, a)
+	return nil
+}
+
+func (r *recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed++
+	return nil
+}
+
+type windowCount struct {
+	Start, End string
+	Total      uint64
+	Update     bool
+}
+
+func (r *recorder) counts() []windowCount {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []windowCount
+	for _, w := range r.windows {
+		out = append(out, windowCount{w.Start.Format("15:04:05.000"), w.End.Format("15:04:05.000"), w.Metrics.TotalEvents, w.Update})
+	}
+	return out
+}
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+func event(at time.Duration, typ, user string) string {
+	return string(rdr.AppendJSON(nil, rdr.Event{Time: t0.Add(at), Type: typ, UserID: user, Severity: rdr.SeverityLow}))
+}
+
+type harness struct {
+	t      *testing.T
+	pubsub *gochannel.GoChannel
+	proc   *pipeline.Processor
+	rec    *recorder
+	dlq    <-chan *message.Message
+	late   <-chan *message.Message
+	alerts <-chan *message.Message
+	done   chan error
+}
+
+func newHarness(t *testing.T, cfg pipeline.Config) *harness {
+	t.Helper()
+	// The input keeps order only when Publish waits for the handler's ack.
+	ps := gochannel.NewGoChannel(gochannel.Config{Persistent: true, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
+	outputs := gochannel.NewGoChannel(gochannel.Config{Persistent: true, OutputChannelBuffer: 1024}, watermill.NopLogger{})
+	h := &harness{t: t, pubsub: ps, rec: &recorder{}, done: make(chan error, 1)}
+	var err error
+	subscribe := func(topic string) <-chan *message.Message {
+		ch, err := outputs.Subscribe(context.Background(), topic)
+		require.NoError(t, err)
+		return ch
+	}
+	h.dlq = subscribe(pipeline.DefaultDeadLetterTopic)
+	h.late = subscribe(pipeline.DefaultLateTopic)
+	h.alerts = subscribe(pipeline.DefaultAlertsTopic)
+	cfg.Subscriber = ps
+	cfg.Publisher = outputs
+	cfg.Sinks = append(cfg.Sinks, h.rec)
+	if cfg.Clock == nil {
+		cfg.Clock = rdr.NewFakeClock(t0.Add(5 * time.Minute))
+	}
+	cfg.DrainDelay = time.Millisecond
+	if cfg.Tick == 0 {
+		cfg.Tick = time.Hour // most tests move time themselves
+	}
+	h.proc, err = pipeline.New(cfg)
+	require.NoError(t, err)
+	go func() { h.done <- h.proc.Run(context.Background()) }()
+	select {
+	case <-h.proc.Running():
+	case <-time.After(10 * time.Second):
+		t.Fatal("processor did not start")
+	}
+	t.Cleanup(func() {
+		_ = h.proc.Close()
+		_ = ps.Close()
+		_ = outputs.Close()
+	})
+	return h
+}
+
+func (h *harness) send(payloads ...string) {
+	h.t.Helper()
+	for _, p := range payloads {
+		require.NoError(h.t, h.pubsub.Publish(pipeline.DefaultTopic, message.NewMessage(watermill.NewUUID(), []byte(p))))
+	}
+}
+
+// waitMessages waits until the processor has handled n input messages.
+func (h *harness) waitMessages(n uint64) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.proc.Stats().Messages < n {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("processor handled %d messages, want %d", h.proc.Stats().Messages, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (h *harness) close() {
+	h.t.Helper()
+	require.NoError(h.t, h.proc.Close())
+	require.NoError(h.t, <-h.done)
+}
+
+func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		m.Ack()
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("no message")
+		return nil
+	}
+}
+
+func TestProcessorWindowsDeadLettersAndLateData(t *testing.T) {
+	h := newHarness(t, pipeline.Config{AllowedLateness: time.Second})
+	bad := `{"timestamp":"2026-11-26T10:00:00.3Z","eventType":"login","userId":"","severity":"low"}`
+	h.send(
+		event(100*time.Millisecond, "login", "a")+"\n"+bad+"\n"+event(500*time.Millisecond, "login", "b")+"\n"+event(1200*time.Millisecond, "logout", "a"),
+		event(3000*time.Millisecond, "login", "c"), // watermark 1.999: [0,1) and [1,2) fire
+		event(900*time.Millisecond, "login", "d"),  // too late for [0,1) with 1 s lateness
+		`[`+event(2500*time.Millisecond, "file_access", "e")+`, {"timestamp":1}]`,
+	)
+	h.waitMessages(4)
+	assert.Equal(t, []windowCount{
+		{"10:00:00.000", "10:00:01.000", 2, false},
+		{"10:00:01.000", "10:00:02.000", 1, false},
+	}, h.rec.counts())
+
+	// The output GoChannel does not keep order between messages.
+	dlq := map[string]*message.Message{}
+	for range 2 {
+		m := receive(t, h.dlq)
+		dlq[string(m.Payload)] = m
+	}
+	require.Contains(t, dlq, bad)
+	m := dlq[bad]
+	assert.Equal(t, "rdr: invalid event: field userId: must not be empty", m.Metadata.Get(pipeline.MetaError))
+	assert.Equal(t, "userId", m.Metadata.Get(pipeline.MetaField))
+	assert.Equal(t, "1", m.Metadata.Get(pipeline.MetaItem))
+	assert.Equal(t, pipeline.DefaultTopic, m.Metadata.Get(pipeline.MetaSourceTopic))
+	require.Contains(t, dlq, `{"timestamp":1}`)
+	m = dlq[`{"timestamp":1}`]
+	assert.Equal(t, "rdr: invalid event: field eventType: is missing", m.Metadata.Get(pipeline.MetaError))
+	assert.Equal(t, "1", m.Metadata.Get(pipeline.MetaItem))
+
+	late := receive(t, h.late)
+	assert.Equal(t, event(900*time.Millisecond, "login", "d"), string(late.Payload))
+	assert.Equal(t, "[2026-11-26T10:00:00.000Z, 2026-11-26T10:00:01.000Z)", late.Metadata.Get(pipeline.MetaWindow))
+
+	h.close()
+	// Close fires what was still open.
+	assert.Equal(t, []windowCount{
+		{"10:00:00.000", "10:00:01.000", 2, false},
+		{"10:00:01.000", "10:00:02.000", 1, false},
+		{"10:00:02.000", "10:00:03.000", 1, false},
+		{"10:00:03.000", "10:00:04.000", 1, false},
+	}, h.rec.counts())
+	assert.Equal(t, 1, h.rec.closed)
+	st := h.proc.Stats()
+	assert.Equal(t, uint64(4), st.Messages)
+	assert.Equal(t, uint64(5), st.Events)
+	assert.Equal(t, uint64(2), st.Invalid)
+	assert.Equal(t, uint64(1), st.Late)
+	assert.Equal(t, uint64(4), st.Windows)
+}
+
+func TestProcessorLateUpdateReplacesWindow(t *testing.T) {
+	h := newHarness(t, pipeline.Config{AllowedLateness: 10 * time.Second})
+	h.send(event(100*time.Millisecond, "login", "a"), event(2500*time.Millisecond, "login", "b"), event(200*time.Millisecond, "login", "c"))
+	h.waitMessages(3)
+	h.close()
+	got := h.rec.counts()
+	require.GreaterOrEqual(t, len(got), 3)
+	assert.Equal(t, []windowCount{
+		{"10:00:00.000", "10:00:01.000", 1, false},
+		{"10:00:00.000", "10:00:01.000", 2, true},
+	}, got[:2])
+	m, err := h.proc.Metrics(t0, t0.Add(time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), m.TotalEvents) // the update replaced the first result
+}
+
+func TestNewValidates(t *testing.T) {
+	_, err := pipeline.New(pipeline.Config{})
+	assert.EqualError(t, err, "invalid config: Subscriber is required")
+	ps := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
+	_, err = pipeline.New(pipeline.Config{Subscriber: ps, Window: 1500 * time.Microsecond})
+	assert.EqualError(t, err, "invalid config: Window must be a whole number of milliseconds, got 1.5ms")
+}
+
+func TestProcessorAdvancesWhenIdle(t *testing.T) {
+	clock := rdr.NewFakeClock(t0.Add(5 * time.Minute))
+	for _, disabled := range []bool{false, true} {
+		h := newHarness(t, pipeline.Config{Clock: clock, IdleTimeout: time.Second, DisableIdleAdvance: disabled, Tick: 5 * time.Millisecond})
+		h.send(event(5*time.Minute-500*time.Millisecond, "login", "a"))
+		h.waitMessages(1)
+		clock.Advance(2 * time.Second) // idle for 2 s: the watermark follows the clock
+		time.Sleep(100 * time.Millisecond)
+		if disabled {
+			assert.Empty(t, h.rec.counts(), "the window must wait for events when idle advance is off")
+		} else {
+			assert.Equal(t, []windowCount{{"10:04:59.000", "10:05:00.000", 1, false}}, h.rec.counts())
+		}
+		h.close()
+	}
+}
