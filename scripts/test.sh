@@ -33,4 +33,19 @@ go test -race -count=1 -timeout 30m ./...
 step "fuzz: FuzzDecode for ${RDR_FUZZTIME:-20s}"
 go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${RDR_FUZZTIME:-20s}" .
 
+step "rule tester: the default rule set against its test file"
+go run ./cmd/rdr-rules test anomaly/rules/default.yaml anomaly/rules/default_test.yaml
+
+step "web: rebuild the dashboard and check the committed dist is current"
+(cd examples/dashboard/web && ./build.sh >/dev/null)
+if ! git diff --quiet -- examples/dashboard/web/dist || [ -n "$(git status --porcelain -- examples/dashboard/web/dist)" ]; then
+  echo "examples/dashboard/web/dist is stale: run examples/dashboard/web/build.sh and commit it"
+  git status --short -- examples/dashboard/web/dist
+  exit 1
+fi
+(cd examples/dashboard/web && npm test --silent)
+
+step "browser: the dashboard in Debian's chromium (playwright-core)"
+node examples/dashboard/web/e2e/dashboard.e2e.mjs
+
 step "all passed"

@@ -20,12 +20,12 @@ type Kind string
 
 // The attacks, each shaped to be caught by one rule of the default rule set.
 const (
-	BruteForce        Kind = "brute_force"         // many login_failed for one user within a minute
-	BruteForceSuccess Kind = "brute_force_success" // failures then a login_success for the same user
+	BruteForce         Kind = "brute_force"         // many login_failed for one user within a minute
+	BruteForceSuccess  Kind = "brute_force_success" // failures then a login_success for the same user
 	CredentialStuffing Kind = "credential_stuffing" // one IP failing logins for many users
-	NewIP             Kind = "new_ip"              // an established user logs in from a never-seen IP
-	PrivilegeChange   Kind = "privilege_change"    // a user's first privilege_change
-	VolumeSpike       Kind = "volume_spike"        // one user's file_access rate jumps far above normal
+	NewIP              Kind = "new_ip"              // an established user logs in from a never-seen IP
+	PrivilegeChange    Kind = "privilege_change"    // a user's first privilege_change
+	VolumeSpike        Kind = "volume_spike"        // one user's file_access rate jumps far above normal
 )
 
 // AllKinds lists every attack kind, in the order the generator cycles
