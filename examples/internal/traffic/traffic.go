@@ -98,7 +98,7 @@ var benign = []struct {
 	{"api_call", 250, rdr.SeverityLow},
 	{"login_success", 140, rdr.SeverityLow},
 	{"logout", 110, rdr.SeverityLow},
-	{"mfa_challenge", 60, rdr.SeverityMedium},
+	{"mfa_challenge", 60, rdr.SeverityMedium}, // each followed by an mfa_success
 	{"password_reset", 15, rdr.SeverityMedium},
 	{"file_delete", 42, rdr.SeverityMedium},
 	{"login_failed", 3, rdr.SeverityMedium},
@@ -217,7 +217,7 @@ func (g *Generator) benignEvent() rdr.Event {
 	} else {
 		u = int(g.zipf.Uint64())
 	}
-	return rdr.Event{
+	ev := rdr.Event{
 		Time:     g.now,
 		Type:     k.typ,
 		UserID:   User(u),
@@ -225,6 +225,19 @@ func (g *Generator) benignEvent() rdr.Event {
 		Severity: k.sev,
 		Metadata: rdr.MakeMetadata("app", apps[u%len(apps)]),
 	}
+	if k.typ == "mfa_challenge" { // answered a few seconds later
+		ok := ev
+		ok.Time = ev.Time.Add(time.Duration(1+g.rng.IntN(5)) * time.Second)
+		ok.Type, ok.Severity = "mfa_success", rdr.SeverityLow
+		g.schedule(ok)
+	}
+	return ev
+}
+
+// schedule queues events to be returned in event-time order.
+func (g *Generator) schedule(evs ...rdr.Event) {
+	g.pending = append(g.pending, evs...)
+	slices.SortStableFunc(g.pending, func(a, b rdr.Event) int { return a.Time.Compare(b.Time) })
 }
 
 // attacker returns a source address outside the benign pool.
@@ -272,13 +285,12 @@ func (g *Generator) inject(at time.Time) {
 		key = User(u)
 		add(at, "privilege_change", key, g.homeIP(u), rdr.SeverityHigh, rdr.MakeMetadata("role", "admin", "app", "hr"))
 	case VolumeSpike:
-		u := g.cfg.Users - 1 - g.rng.IntN(min(g.cfg.Users, 50)) // a quiet user
+		u := g.victim() // an active user, whose baseline the detector knows
 		key = User(u)
 		for i := range 400 {
 			add(at.Add(time.Duration(i)*25*ms), "file_access", key, g.homeIP(u), rdr.SeverityLow, rdr.MakeMetadata("app", "git"))
 		}
 	}
 	g.truth = append(g.truth, Attack{Kind: kind, Key: key, Start: evs[0].Time, End: evs[len(evs)-1].Time, Events: len(evs)})
-	g.pending = append(g.pending, evs...)
-	slices.SortStableFunc(g.pending, func(a, b rdr.Event) int { return a.Time.Compare(b.Time) })
+	g.schedule(evs...)
 }

@@ -33,7 +33,10 @@ func TestGeneratorIsReproducibleAndOrdered(t *testing.T) {
 
 func TestGeneratorInjectsEveryKindWithTruth(t *testing.T) {
 	g := traffic.New(traffic.Config{Seed: 1, Rate: 100, AttackEvery: 10 * time.Second})
-	evs := take(g, 100*75) // 75 s of benign traffic: attacks at 10 s … 60 s, the last lasting 10 s
+	var evs []rdr.Event // 75 s of traffic: attacks at 10 s … 70 s, the sixth lasting 10 s
+	for ev := g.Next(); ev.Time.Before(time.Date(2026, 11, 26, 10, 1, 15, 0, time.UTC)); ev = g.Next() {
+		evs = append(evs, ev)
+	}
 	truth := g.Truth()
 	require.Len(t, truth, len(traffic.AllKinds)+1) // the cycle starts again at 70 s
 	assert.Equal(t, traffic.BruteForce, truth[6].Kind)
@@ -52,11 +55,33 @@ func TestGeneratorInjectsEveryKindWithTruth(t *testing.T) {
 			}
 		}
 	}
+	// The spike's user also has benign file accesses in that time.
+	assert.GreaterOrEqual(t, count[traffic.VolumeSpike], truth[5].Events)
+	delete(count, traffic.VolumeSpike)
 	assert.Equal(t, map[traffic.Kind]int{
 		traffic.BruteForce: 8, traffic.BruteForceSuccess: 9, traffic.CredentialStuffing: 30,
-		traffic.NewIP: 1, traffic.PrivilegeChange: 1, traffic.VolumeSpike: truth[5].Events,
+		traffic.NewIP: 1, traffic.PrivilegeChange: 1,
 	}, count)
-	assert.GreaterOrEqual(t, truth[5].Events, 400)
+	assert.Equal(t, 400, truth[5].Events)
+}
+
+func TestEveryMFAChallengeIsAnswered(t *testing.T) {
+	open := map[string]int{}
+	for _, ev := range take(traffic.New(traffic.Config{Seed: 4, AttackEvery: -1}), 20_000) {
+		switch ev.Type {
+		case "mfa_challenge":
+			open[ev.UserID]++
+		case "mfa_success":
+			open[ev.UserID]--
+			require.GreaterOrEqual(t, open[ev.UserID], 0, "mfa_success before its challenge")
+		}
+	}
+	pending := 0
+	for _, n := range open {
+		pending += n
+	}
+	// 200 events/s, 6% challenges, answered within 5 s: at most ~60 open.
+	assert.LessOrEqual(t, pending, 70, "only the last 5 s of challenges may still be open")
 }
 
 func TestBenignTrafficHasNoPrivilegeChangesOrCriticalEvents(t *testing.T) {
