@@ -34,6 +34,9 @@ func server(t *testing.T, mutate func(*options)) string {
 	t.Helper()
 	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-generate=false", "-idle-timeout", "300ms", "-max-body", "4096"})
 	require.NoError(t, err)
+	// Embedded mode whatever RDR_* variables the environment sets (CI sets
+	// the Kafka and InfluxDB ones for the integration tests).
+	o.kafkaBrokers, o.influxURL, o.token = "", "", ""
 	if mutate != nil {
 		mutate(&o)
 	}
