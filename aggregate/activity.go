@@ -3,6 +3,7 @@ package aggregate
 import (
 	"hash/maphash"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 )
@@ -137,6 +138,15 @@ func (a *Activity) insert(key string, u userState) int32 {
 	a.users = append(a.users, u)
 	a.place(maphash.String(a.seed, key), i)
 	return i
+}
+
+// reserve makes room for n more users without growing, for a caller that
+// knows how many it will insert.
+func (a *Activity) reserve(n int) {
+	a.users = slices.Grow(a.users, n)
+	for (len(a.users)+n)*4 > len(a.slots)*3 {
+		a.grow()
+	}
 }
 
 // place puts user i, whose ID hashes to h, in the first free slot.

@@ -31,6 +31,18 @@
 // Distinct above it; and with the bound stated on [TopK] for TopK. The
 // package's tests check each one against aggregating the union directly.
 //
+// # Scale-out
+//
+// Processors in one consumer group each see some partitions, hence some
+// users. Each one sends its partial [Set] of every window with
+// [Set.MarshalBinary], a compact, versioned, bounded binary form (about
+// 10 KiB for a busy one-second window); [Set.UnmarshalBinary] refuses
+// anything else with [ErrCorrupt]. A [Global] combines the decoded
+// partials: [Global.Put] stores each source's window, replacing an earlier
+// emission of it, and [Global.Metrics] answers like [Series.Metrics] with
+// the numbers one processor fed every event would report (exactly, or
+// within the bounds above).
+//
 // # Keys and memory
 //
 // Decoded events share one allocation for their strings, so every string
@@ -44,7 +56,7 @@
 //
 // Aggregators and Sets are not safe for concurrent use: each belongs to the
 // goroutine that adds to it (in the pipeline, to the window that holds it),
-// and a snapshot (Metrics) is a plain value handed to others. [Series] is
-// the exception: a mutex guards it, so a pipeline can add to it while HTTP
-// handlers read metrics from it.
+// and a snapshot (Metrics) is a plain value handed to others. [Series] and
+// [Global] are the exceptions: a mutex guards each, so a pipeline can add
+// to it while HTTP handlers read metrics from it.
 package aggregate

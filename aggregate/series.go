@@ -81,18 +81,16 @@ func (c SeriesConfig) Validate() error {
 // merges, O(windows in range × (TopKCapacity + distinct threshold)) at
 // worst.
 type Series struct {
-	mu       sync.Mutex
-	cfg      SeriesConfig
-	w        int64 // window length in nanoseconds
-	sets     []*Set
-	starts   []int64 // window start of sets[i], Unix nanoseconds
-	started  bool
-	newest   int64 // start of the open window
-	first    int64 // earliest window start seen: the series knows nothing before
-	scratch  *Set
-	inRange  []*Set // reused by Metrics
-	userSums []*TopK[string]
-	ipSums   []*TopK[netip.Addr]
+	mu      sync.Mutex
+	cfg     SeriesConfig
+	w       int64 // window length in nanoseconds
+	sets    []*Set
+	starts  []int64 // window start of sets[i], Unix nanoseconds
+	started bool
+	newest  int64 // start of the open window
+	first   int64 // earliest window start seen: the series knows nothing before
+	merge   rangeMerge
+	inRange []*Set // reused by Metrics
 }
 
 // NewSeries returns an empty Series, or an error wrapping ErrInvalidConfig
@@ -102,27 +100,45 @@ func NewSeries(cfg SeriesConfig) (*Series, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	s := &Series{
-		cfg:     cfg,
-		w:       int64(cfg.Window),
-		sets:    make([]*Set, cfg.Size),
-		starts:  make([]int64, cfg.Size),
-		scratch: newSet(cfg.Set),
+	return newSeries(cfg), nil
+}
+
+// newSeries builds a Series from a defaulted, valid config.
+func newSeries(cfg SeriesConfig) *Series {
+	return &Series{
+		cfg:    cfg,
+		w:      int64(cfg.Window),
+		sets:   make([]*Set, cfg.Size),
+		starts: make([]int64, cfg.Size),
+		merge:  newRangeMerge(cfg.Set),
 	}
-	s.scratch.compact = true
-	return s, nil
 }
 
 // Config returns the Series' settings, defaults filled in.
 func (s *Series) Config() SeriesConfig { return s.cfg }
 
 // floor returns the start of the window holding t (Unix nanoseconds).
-func (s *Series) floor(t int64) int64 {
-	r := t % s.w
+func (s *Series) floor(t int64) int64 { return floorNanos(t, s.w) }
+
+// floorNanos returns the start of the window of length w holding t, both
+// in Unix nanoseconds.
+func floorNanos(t, w int64) int64 {
+	r := t % w
 	if r < 0 {
-		r += s.w
+		r += w
 	}
 	return t - r
+}
+
+// windowStart returns start in Unix nanoseconds, or an error wrapping
+// ErrInvalidRange when it is not a multiple of w since the Unix epoch.
+func windowStart(start time.Time, w time.Duration) (int64, error) {
+	ns := start.UnixNano()
+	if floorNanos(ns, int64(w)) != ns {
+		return 0, fmt.Errorf("%w: %s is not a window start (windows are %s long, aligned to the Unix epoch)",
+			ErrInvalidRange, start.UTC().Format(time.RFC3339Nano), w)
+	}
+	return ns, nil
 }
 
 func (s *Series) index(start int64) int {
@@ -200,23 +216,32 @@ func (s *Series) Add(e rdr.Event) error {
 // since the Unix epoch), and one wrapping ErrOutOfRange when the window is
 // older than the oldest one kept.
 func (s *Series) Put(start time.Time, set *Set) error {
-	ns := start.UnixNano()
-	if s.floor(ns) != ns {
-		return fmt.Errorf("%w: %s is not a window start (windows are %s long, aligned to the Unix epoch)",
-			ErrInvalidRange, start.UTC().Format(time.RFC3339Nano), s.cfg.Window)
+	ns, err := windowStart(start, s.cfg.Window)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.put(ns, set, false)
+}
+
+// put is Put for a window start already checked. The copy stored is
+// compact (holds no per-user and per-IP tables) when compact is true or
+// the window was compacted already. The caller holds s.mu.
+func (s *Series) put(ns int64, set *Set, compact bool) error {
 	w, err := s.window(ns)
 	if err != nil {
 		return fmt.Errorf("aggregate: put: %w", err)
 	}
-	compact := w.compact
+	compact = compact || w.compact
 	w.Reset()
+	if compact {
+		w.dropTables() // before Merge, so that set's tables are not copied
+	}
 	_ = w.rate.SetSpan(time.Unix(0, ns).UTC(), time.Unix(0, ns+s.w).UTC())
 	w.Merge(set)
-	if compact && !w.compact {
-		w.dropTables()
+	if compact { // a stored window merges no more: free the merge scratch
+		w.topUsers.scratch, w.topIPs.scratch = nil, nil
 	}
 	return nil
 }
@@ -224,18 +249,62 @@ func (s *Series) Put(start time.Time, set *Set) error {
 // collect appends the Sets of the windows that overlap [from, to) to
 // s.inRange and returns them. The caller holds s.mu.
 func (s *Series) collect(from, to int64) []*Set {
-	sets := s.inRange[:0]
-	if s.started {
-		oldest := s.oldest()
-		for i, set := range s.sets {
-			st := s.starts[i]
-			if set != nil && st >= oldest && st <= s.newest && st < to && st+s.w > from {
-				sets = append(sets, set)
-			}
+	s.inRange = s.appendRange(s.inRange[:0], from, to)
+	return s.inRange
+}
+
+// appendRange appends to dst the Sets of the windows kept that overlap
+// [from, to), in ring order. The caller holds s.mu.
+func (s *Series) appendRange(dst []*Set, from, to int64) []*Set {
+	if !s.started {
+		return dst
+	}
+	oldest := s.oldest()
+	for i, set := range s.sets {
+		st := s.starts[i]
+		if set != nil && st >= oldest && st <= s.newest && st < to && st+s.w > from {
+			dst = append(dst, set)
 		}
 	}
-	s.inRange = sets
-	return sets
+	return dst
+}
+
+// rangeMerge is the scratch space for merging the windows of a range
+// ([Series.Metrics], [Global.Metrics]), reused from call to call.
+type rangeMerge struct {
+	set      *Set // compact: the merge never copies per-user tables
+	userSums []*TopK[string]
+	ipSums   []*TopK[netip.Addr]
+}
+
+func newRangeMerge(cfg SetConfig) rangeMerge {
+	set := newSet(cfg)
+	set.compact = true
+	return rangeMerge{set: set}
+}
+
+// merge makes m.set the merge of sets: counts, severities, types and
+// distinct users merged pairwise, the top-K summaries in one n-way pass.
+// It returns m.set, and whether every Set merged kept its per-user and
+// per-IP tables (so exact counts for top-list candidates can be looked up
+// in them).
+func (m *rangeMerge) merge(sets []*Set) (sc *Set, exact bool) {
+	sc = m.set
+	sc.Reset()
+	sc.compact = true
+	exact = true
+	m.userSums, m.ipSums = m.userSums[:0], m.ipSums[:0]
+	for _, set := range sets {
+		sc.mergeCounts(set)
+		m.userSums = append(m.userSums, &set.topUsers)
+		m.ipSums = append(m.ipSums, &set.topIPs)
+		exact = exact && !set.compact
+	}
+	sc.topUsers.mergeAll(m.userSums)
+	sc.topIPs.mergeAll(m.ipSums)
+	clear(m.userSums) // keep no references to the windows merged
+	clear(m.ipSums)
+	return sc, exact
 }
 
 func checkRange(from, to time.Time) error {
@@ -267,20 +336,8 @@ func (s *Series) Metrics(from, to time.Time) (Metrics, error) {
 	fromN, toN := from.UnixNano(), to.UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sc := s.scratch
-	sc.Reset()
-	sc.compact = true
 	sets := s.collect(fromN, toN)
-	exact := true
-	s.userSums, s.ipSums = s.userSums[:0], s.ipSums[:0]
-	for _, set := range sets {
-		sc.mergeCounts(set)
-		s.userSums = append(s.userSums, &set.topUsers)
-		s.ipSums = append(s.ipSums, &set.topIPs)
-		exact = exact && !set.compact
-	}
-	sc.topUsers.mergeAll(s.userSums)
-	sc.topIPs.mergeAll(s.ipSums)
+	sc, exact := s.merge.merge(sets)
 	start := max(s.floor(fromN), s.oldest())
 	if !s.started || start >= toN {
 		sc.rate.start, sc.rate.end = from.UTC(), to.UTC()

@@ -236,6 +236,19 @@ func (s *Set) mergeCounts(other *Set) {
 	s.activeUsers.Merge(&other.activeUsers)
 }
 
+// Compact drops the Set's per-user and per-IP tables, whose size grows
+// with the traffic, and keeps its bounded part: counts, severities, event
+// types, distinct users and the top-K summaries — what [Set.MarshalBinary]
+// encodes. A compacted Set is what a closed window of a Series with
+// CompactClosed holds, and what UnmarshalBinary returns: its top lists are
+// the summaries' Space-Saving estimates (exact for a Set fed events
+// directly, see [Set]), User finds nobody, and later Adds feed the
+// summaries directly. Reset makes a Set uncompacted again.
+func (s *Set) Compact() {
+	s.ready()
+	s.dropTables()
+}
+
 // dropTables frees the per-user and per-IP tables, whose size grows with
 // the traffic; the bounded summaries stay.
 func (s *Set) dropTables() {
