@@ -39,8 +39,9 @@ type Config struct {
 	// Topic is the input topic. Optional; default DefaultTopic.
 	Topic string
 
-	// Publisher receives the side outputs: alerts, dead letters and late
-	// events, on the three topics below. Optional; without it alerts still
+	// Publisher receives the side outputs: alerts, dead letters, late
+	// events and (if PartialsTopic is set) window partials, on the topics
+	// below. Optional; without it alerts still
 	// go to Sinks and Hub, and bad and late input is only counted and
 	// logged.
 	Publisher message.Publisher
@@ -48,6 +49,15 @@ type Config struct {
 	// Optional; defaults DefaultAlertsTopic, DefaultDeadLetterTopic,
 	// DefaultLateTopic.
 	AlertsTopic, DeadLetterTopic, LateTopic string
+	// PartialsTopic, when set, makes the processor publish every window
+	// it fires as a partial aggregate (aggregate.Set.MarshalBinary, with
+	// MetaSource and MetaWindowStart) for a [GlobalView] that combines the
+	// processors of one consumer group. Optional; default: none.
+	PartialsTopic string
+	// Instance names this processor in its partials; a restarted processor
+	// must use a new name (a run id), since a view replaces a source's
+	// window rather than adding to it. Optional; default a random id.
+	Instance string
 
 	// Decoder decodes the input. Optional; default rdr.NewDecoder with
 	// default limits and Clock.
@@ -102,6 +112,11 @@ type Config struct {
 	// and bySeverity cover. Optional; default 5 min, at most the Series'
 	// span.
 	LiveRange time.Duration
+	// View is where the live metrics' range figures (activeUsers, top
+	// lists, bySeverity) come from. Optional; default the processor's own
+	// windows. Set it to a [GlobalView] so that each processor of a
+	// scaled-out group shows the group's numbers.
+	View MetricsReader
 
 	// Clock tells wall-clock time (for idleness). Optional; default
 	// rdr.SystemClock.
@@ -150,6 +165,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Clock == nil {
 		c.Clock = rdr.SystemClock
+	}
+	if c.Instance == "" {
+		c.Instance = watermill.NewShortUUID()
 	}
 	if c.Logger == nil {
 		c.Logger = watermill.NopLogger{}

@@ -10,6 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/rdr-go/rdr"
 )
 
 // DefaultConsumerGroup is the consumer group of the reference deployment.
@@ -28,6 +30,10 @@ type KafkaConfig struct {
 	// at the newest record instead of the oldest. Optional; default false
 	// (nothing already in the topic is skipped).
 	FromNewest bool
+	// Ungrouped makes NewKafkaSubscriber read every partition itself, with
+	// no consumer group and no committed offsets, from the newest record:
+	// what a GlobalView needs. Optional.
+	Ungrouped bool
 }
 
 func (c *KafkaConfig) setDefaults() error {
@@ -64,11 +70,22 @@ func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka
 		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	}
 	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRoundRobin()}
+	// Cooperative rebalancing: when a processor joins or leaves the group,
+	// the others keep consuming the partitions that do not move, and a
+	// partition that moves is released only after its in-flight message
+	// was acknowledged and its offset committed. With the eager protocol,
+	// watermill-kafka drops the acknowledgement of a message in flight when
+	// the rebalance starts, so the next owner applies it a second time.
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
 	sc.ChannelBufferSize = 1024
+	group := cfg.ConsumerGroup
+	if cfg.Ungrouped {
+		group = ""
+		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
+	}
 	return kafka.NewSubscriber(kafka.SubscriberConfig{
 		Brokers:               cfg.Brokers,
-		ConsumerGroup:         cfg.ConsumerGroup,
+		ConsumerGroup:         group,
 		OverwriteSaramaConfig: sc,
 		Unmarshaler:           kafka.DefaultMarshaler{},
 		NackResendSleep:       100 * time.Millisecond,
@@ -159,4 +176,37 @@ func PartitionOf(key string, n int32) int32 {
 		p = -p
 	}
 	return p
+}
+
+// PartitionBatches encodes events as NDJSON messages, one per partition of
+// a topic with n partitions (n ≤ 1: one message), each keyed
+// (MetaPartitionKey) by one of its users, so that NewKafkaPublisher puts
+// every user's events on the user's own partition — which per-user state
+// and the GlobalView's exact user counts rely on.
+func PartitionBatches(events []rdr.Event, n int32) []*message.Message {
+	if n < 1 {
+		n = 1
+	}
+	bufs := make([][]byte, n)
+	keys := make([]string, n)
+	for _, ev := range events {
+		p := int32(0)
+		if n > 1 {
+			p = PartitionOf(ev.UserID, n)
+		}
+		if keys[p] == "" {
+			keys[p] = ev.UserID
+		}
+		bufs[p] = append(rdr.AppendJSON(bufs[p], ev), '\n')
+	}
+	var msgs []*message.Message
+	for p, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		m := message.NewMessage(watermill.NewUUID(), b)
+		m.Metadata.Set(MetaPartitionKey, keys[p])
+		msgs = append(msgs, m)
+	}
+	return msgs
 }

@@ -44,7 +44,11 @@ func (p *Processor) liveMetrics(m aggregate.Metrics) LiveMetrics {
 		InvalidEvents:   p.stats.invalid.Load(),
 		LateEvents:      p.stats.late.Load(),
 	}
-	span, err := p.series.Metrics(m.To.Add(-p.cfg.LiveRange), m.To)
+	var view MetricsReader = p.series
+	if p.cfg.View != nil {
+		view = p.cfg.View
+	}
+	span, err := view.Metrics(m.To.Add(-p.cfg.LiveRange), m.To)
 	if err != nil {
 		span = m
 	}

@@ -36,6 +36,8 @@ const (
 	MetaPartition   = "rdr_partition"    // the input partition, when known
 	MetaOffset      = "rdr_offset"       // the input offset, when known
 	MetaWindow      = "rdr_window"       // for late events: the window they missed
+	MetaSource      = "rdr_source"       // partials: the processor instance
+	MetaWindowStart = "rdr_window_start" // partials: the window start, RFC 3339
 	MetaAlertID     = "rdr_alert_id"
 	MetaAlertStatus = "rdr_alert_status"
 	// MetaPartitionKey is the key the Kafka publisher of this package
@@ -268,12 +270,13 @@ func (p *Processor) shutdown() error {
 // outputs are what one message (or tick) produced, emitted after the lock
 // is released.
 type outputs struct {
-	windows []sink.WindowResult
-	live    []LiveMetrics
-	alerts  []anomaly.Alert
-	sample  []rdr.Event
-	dlq     []*message.Message
-	late    []*message.Message
+	windows  []sink.WindowResult
+	live     []LiveMetrics
+	alerts   []anomaly.Alert
+	sample   []rdr.Event
+	dlq      []*message.Message
+	late     []*message.Message
+	partials []*message.Message
 }
 
 func (p *Processor) handle(msg *message.Message) error {
@@ -360,6 +363,17 @@ func (p *Processor) collectWindow(out *outputs, r window.Result[struct{}, *aggre
 	m.From, m.To = r.Window.Start, r.Window.End
 	m.EventsPerSecond = float64(m.TotalEvents) / r.Window.End.Sub(r.Window.Start).Seconds()
 	out.windows = append(out.windows, sink.WindowResult{Start: r.Window.Start, End: r.Window.End, Update: r.Update, Metrics: m})
+	if p.cfg.PartialsTopic != "" && p.cfg.Publisher != nil {
+		if b, err := r.State.MarshalBinary(); err != nil {
+			p.sinkError(err, "partial")
+		} else {
+			msg := message.NewMessage(watermill.NewUUID(), b)
+			msg.Metadata.Set(MetaSource, p.cfg.Instance)
+			msg.Metadata.Set(MetaWindowStart, r.Window.Start.Format(time.RFC3339Nano))
+			msg.Metadata.Set(MetaPartitionKey, p.cfg.Instance)
+			out.partials = append(out.partials, msg)
+		}
+	}
 	if r.Update {
 		p.stats.updates.Add(1)
 		return
@@ -441,6 +455,7 @@ func (p *Processor) emit(ctx context.Context, out outputs) {
 	}
 	p.publish(p.cfg.DeadLetterTopic, out.dlq)
 	p.publish(p.cfg.LateTopic, out.late)
+	p.publish(p.cfg.PartialsTopic, out.partials)
 }
 
 func (p *Processor) publish(topic string, msgs []*message.Message) {
@@ -550,6 +565,12 @@ func (p *Processor) Stats() Stats {
 		SinkErrors:     p.stats.sinkErrors.Load(),
 		Watermark:      wm,
 	}
+}
+
+// MetricsReader answers getMetrics(timeRange). *Processor, *GlobalView,
+// *aggregate.Series and *aggregate.Global implement it.
+type MetricsReader interface {
+	Metrics(from, to time.Time) (aggregate.Metrics, error)
 }
 
 // Metrics answers getMetrics(timeRange) from the windows the processor

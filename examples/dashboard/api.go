@@ -21,19 +21,21 @@ import (
 
 // api serves the dashboard's HTTP API.
 type api struct {
-	dec      *rdr.Decoder
-	proc     *pipeline.Processor
-	alerts   *alertBook
-	history  sink.HistoryReader
-	ingest   message.Publisher // the input topic's publisher
-	topic    string
-	dlqTopic string
-	maxBody  int64
-	clock    rdr.Clock
-	window   time.Duration
-	accepted atomic.Uint64
-	rejected atomic.Uint64
-	ready    func() bool
+	dec        *rdr.Decoder
+	proc       *pipeline.Processor
+	metrics    pipeline.MetricsReader // the processor, or the global view of its group
+	alerts     *alertBook
+	history    sink.HistoryReader
+	ingest     message.Publisher // the input topic's publisher
+	topic      string
+	dlqTopic   string
+	maxBody    int64
+	partitions int32 // of the input topic
+	clock      rdr.Clock
+	window     time.Duration
+	accepted   atomic.Uint64
+	rejected   atomic.Uint64
+	ready      func() bool
 }
 
 func (a *api) routes(mux *http.ServeMux) {
@@ -80,8 +82,7 @@ type ingestReply struct {
 }
 
 // postEvents takes one event, a JSON array or NDJSON. The valid events are
-// published to the input topic as one message (they are applied together or
-// not at all); the invalid ones are listed in the reply and sent to the
+// published to the input topic, one message per partition; the invalid ones are listed in the reply and sent to the
 // dead-letter topic. All invalid: 400; body too large: 413.
 func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
@@ -95,8 +96,7 @@ func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply := ingestReply{Errors: []itemError{}}
-	var good []byte
-	var keys []string
+	var good []rdr.Event
 	var dlq []*message.Message
 	for ev, err := range a.dec.Events(body) {
 		if err != nil {
@@ -122,9 +122,7 @@ func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 			reply.Rejected++
 			continue
 		}
-		good = rdr.AppendJSON(good, ev)
-		good = append(good, '\n')
-		keys = append(keys, ev.UserID)
+		good = append(good, ev)
 		reply.Accepted++
 	}
 	a.rejected.Add(uint64(reply.Rejected))
@@ -135,9 +133,8 @@ func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if reply.Accepted > 0 {
-		m := message.NewMessage(watermill.NewUUID(), good)
-		m.Metadata.Set(pipeline.MetaPartitionKey, keys[0])
-		if err := a.ingest.Publish(a.topic, m); err != nil {
+		// One message per partition, each user on their own partition.
+		if err := a.ingest.Publish(a.topic, pipeline.PartitionBatches(good, a.partitions)...); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "publishing events: "+err.Error())
 			return
 		}
@@ -208,7 +205,11 @@ func (a *api) getMetrics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	m, err := a.proc.Metrics(from, to)
+	var src pipeline.MetricsReader = a.metrics
+	if r.URL.Query().Get("scope") == "local" {
+		src = a.proc
+	}
+	m, err := src.Metrics(from, to)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

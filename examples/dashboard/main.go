@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/aggregate"
 	"github.com/rdr-go/rdr/anomaly"
 	"github.com/rdr-go/rdr/broadcast"
 	"github.com/rdr-go/rdr/examples/internal/traffic"
@@ -42,28 +43,29 @@ import (
 
 // options are the command line, each flag with an RDR_* variable.
 type options struct {
-	addr         string
-	token        string
-	origins      string
-	kafkaBrokers string
-	kafkaGroup   string
-	topic        string
-	influxURL    string
-	influxToken  string
-	influxOrg    string
-	influxBucket string
-	instance     string
-	rules        string
-	generate     bool
-	rate         float64
-	seed         uint64
-	attackEvery  time.Duration
-	invalidEvery int
-	maxBody      int64
-	lateness     time.Duration
-	outOfOrder   time.Duration
-	idleTimeout  time.Duration
-	logLevel     string
+	addr          string
+	token         string
+	origins       string
+	kafkaBrokers  string
+	kafkaGroup    string
+	topic         string
+	partialsTopic string
+	influxURL     string
+	influxToken   string
+	influxOrg     string
+	influxBucket  string
+	instance      string
+	rules         string
+	generate      bool
+	rate          float64
+	seed          uint64
+	attackEvery   time.Duration
+	invalidEvery  int
+	maxBody       int64
+	lateness      time.Duration
+	outOfOrder    time.Duration
+	idleTimeout   time.Duration
+	logLevel      string
 }
 
 func env(name, def string) string {
@@ -106,6 +108,7 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&o.kafkaBrokers, "kafka-brokers", env("RDR_KAFKA_BROKERS", ""), "comma-separated Kafka brokers; empty: embedded GoChannel Pub/Sub (RDR_KAFKA_BROKERS)")
 	fs.StringVar(&o.kafkaGroup, "kafka-group", env("RDR_KAFKA_GROUP", pipeline.DefaultConsumerGroup), "Kafka consumer group (RDR_KAFKA_GROUP)")
 	fs.StringVar(&o.topic, "topic", env("RDR_TOPIC", pipeline.DefaultTopic), "input topic; alerts, dead letters and late events go to security-alerts, TOPIC.dlq and TOPIC.late (RDR_TOPIC)")
+	fs.StringVar(&o.partialsTopic, "partials-topic", env("RDR_PARTIALS_TOPIC", "rdr-partials"), "Kafka topic where processors share window partials for the global view (RDR_PARTIALS_TOPIC)")
 	fs.StringVar(&o.influxURL, "influx-url", env("RDR_INFLUX_URL", ""), "InfluxDB URL; empty: in-memory history (RDR_INFLUX_URL)")
 	fs.StringVar(&o.influxToken, "influx-token", env("RDR_INFLUX_TOKEN", ""), "InfluxDB token; for 1.8: user:password (RDR_INFLUX_TOKEN)")
 	fs.StringVar(&o.influxOrg, "influx-org", env("RDR_INFLUX_ORG", ""), "InfluxDB organisation; ignored by 1.8 (RDR_INFLUX_ORG)")
@@ -172,9 +175,15 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 	}
 
-	// Input and side outputs: Kafka, or an in-process GoChannel.
+	// Input and side outputs: Kafka, or an in-process GoChannel. With
+	// Kafka, processors also publish window partials, and a global view
+	// combines those of every processor in the consumer group.
 	var sub message.Subscriber
 	var pub message.Publisher
+	var view *pipeline.GlobalView
+	partitions := int32(1)
+	partialsTopic := ""
+	instance := o.instance + "-" + runID
 	mode := "embedded"
 	if o.kafkaBrokers != "" {
 		mode = "kafka"
@@ -189,6 +198,18 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 		defer kp.Close()
 		sub, pub = ks, kp
+		kc.Ungrouped = true
+		vs, err := pipeline.NewKafkaSubscriber(kc, wlog)
+		if err != nil {
+			return err
+		}
+		partialsTopic = o.partialsTopic
+		if partitions, err = pipeline.TopicPartitions(kc, o.topic); err != nil {
+			return err
+		}
+		if view, err = pipeline.NewGlobalView(vs, partialsTopic, aggregate.GlobalConfig{}, wlog); err != nil {
+			return err
+		}
 	} else {
 		gc := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 4096}, wlog)
 		defer gc.Close()
@@ -206,7 +227,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	if o.influxURL != "" {
 		influx, err := sink.NewInflux(sink.InfluxConfig{
 			URL: o.influxURL, Token: o.influxToken, Org: o.influxOrg, Bucket: o.influxBucket,
-			Writer: o.instance + "-" + runID, Logger: logger,
+			Writer: instance, Logger: logger,
 		})
 		if err != nil {
 			return err
@@ -243,9 +264,12 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		AllowedLateness: o.lateness,
 		OutOfOrderness:  o.outOfOrder,
 		IdleTimeout:     o.idleTimeout,
+		PartialsTopic:   partialsTopic,
+		Instance:        instance,
 		Rules:           rules,
 		Sinks:           sinks,
 		Hub:             ackingHub{Broadcaster: hub, book: book},
+		View:            viewOrNil(view),
 		Clock:           clock,
 		Logger:          wlog,
 		Registerer:      reg,
@@ -253,9 +277,23 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	if err != nil {
 		return err
 	}
+	var metrics pipeline.MetricsReader = proc
+	if view != nil {
+		metrics = view
+		viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
+		viewDone := make(chan error, 1)
+		go func() { viewDone <- view.Run(viewCtx) }()
+		defer func() {
+			stopView()
+			if err := <-viewDone; err != nil {
+				logger.Error("global view", "err", err)
+			}
+		}()
+	}
 
 	a := &api{
-		dec: dec, proc: proc, alerts: book, history: history, ingest: pub,
+		metrics: metrics,
+		dec:     dec, proc: proc, alerts: book, history: history, ingest: pub,
 		topic: o.topic, dlqTopic: o.topic + ".dlq", maxBody: o.maxBody, clock: clock, window: time.Second,
 		ready: func() bool {
 			select {
@@ -290,7 +328,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	go func() {
 		defer close(genDone)
 		if o.generate {
-			runGenerator(genCtx, o, pub, clock, logger)
+			runGenerator(genCtx, o, pub, partitions, clock, logger)
 		}
 	}()
 
@@ -337,6 +375,14 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	return runErr
 }
 
+// viewOrNil keeps a nil *GlobalView from becoming a non-nil interface.
+func viewOrNil(v *pipeline.GlobalView) pipeline.MetricsReader {
+	if v == nil {
+		return nil
+	}
+	return v
+}
+
 func historyKind(o options) string {
 	if o.influxURL != "" {
 		return "influxdb"
@@ -345,8 +391,8 @@ func historyKind(o options) string {
 }
 
 // runGenerator publishes synthetic traffic to the input topic in real time,
-// a batch every 100 ms, until ctx ends.
-func runGenerator(ctx context.Context, o options, pub message.Publisher, clock rdr.Clock, logger *slog.Logger) {
+// a batch every 100 ms (one message per partition), until ctx ends.
+func runGenerator(ctx context.Context, o options, pub message.Publisher, partitions int32, clock rdr.Clock, logger *slog.Logger) {
 	g := traffic.New(traffic.Config{Seed: o.seed, Start: clock.Now(), Rate: o.rate, AttackEvery: o.attackEvery, InvalidEvery: o.invalidEvery})
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -359,8 +405,8 @@ func runGenerator(ctx context.Context, o options, pub message.Publisher, clock r
 		case <-t.C:
 		}
 		now := clock.Now()
-		var batch []byte
-		var key string
+		var events []rdr.Event
+		var msgs []*message.Message
 		for n := 0; n < 10_000; n++ {
 			if !have {
 				next, have = g.NextRecord(), true
@@ -368,19 +414,18 @@ func runGenerator(ctx context.Context, o options, pub message.Publisher, clock r
 			if next.Invalid == "" && next.Event.Time.After(now) {
 				break
 			}
-			batch = append(batch, next.JSON...)
-			batch = append(batch, '\n')
-			if key == "" {
-				key = next.Event.UserID
+			if next.Invalid != "" { // to the dead-letter topic, through the processor
+				msgs = append(msgs, message.NewMessage(watermill.NewUUID(), next.JSON))
+			} else {
+				events = append(events, next.Event)
 			}
 			have = false
 		}
-		if len(batch) == 0 {
+		msgs = append(msgs, pipeline.PartitionBatches(events, partitions)...)
+		if len(msgs) == 0 {
 			continue
 		}
-		m := message.NewMessage(watermill.NewUUID(), batch)
-		m.Metadata.Set(pipeline.MetaPartitionKey, key)
-		if err := pub.Publish(o.topic, m); err != nil {
+		if err := pub.Publish(o.topic, msgs...); err != nil {
 			logger.Warn("generator: publish failed", "err", err)
 		}
 	}
