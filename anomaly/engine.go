@@ -458,7 +458,7 @@ func (e *Engine) Stats() Stats {
 
 // dueQueue is a min-heap of alert states by (due time, rule, key), so
 // alerts due together resolve in a deterministic order.
-type dueQueue []dueItem
+type dueQueue = minHeap[dueItem]
 
 type dueItem struct {
 	at int64
@@ -468,42 +468,4 @@ type dueItem struct {
 
 func (a dueItem) less(b dueItem) bool {
 	return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.r.idx, b.r.idx), strings.Compare(a.st.alert.Key, b.st.alert.Key)) < 0
-}
-
-func (q *dueQueue) push(x dueItem) {
-	*q = append(*q, x)
-	s := *q
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].less(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (q *dueQueue) pop() dueItem {
-	s := *q
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = dueItem{}
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].less(s[m]) {
-			m = l
-		}
-		if r < len(s) && s[r].less(s[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*q = s
-	return top
 }

@@ -238,7 +238,7 @@ func (a *Absence) Describe(Detection) string {
 
 // deadlineQueue is a min-heap of waits by (deadline, seq): the order is
 // deterministic, and pushing allocates nothing beyond the slice.
-type deadlineQueue []queued
+type deadlineQueue = minHeap[queued]
 
 type queued struct {
 	deadline int64
@@ -248,42 +248,4 @@ type queued struct {
 
 func (q queued) less(o queued) bool {
 	return q.deadline < o.deadline || q.deadline == o.deadline && q.seq < o.seq
-}
-
-func (h *deadlineQueue) push(x queued) {
-	*h = append(*h, x)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s[i].less(s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *deadlineQueue) pop() queued {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = queued{}
-	s = s[:last]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s[l].less(s[m]) {
-			m = l
-		}
-		if r < len(s) && s[r].less(s[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
 }
