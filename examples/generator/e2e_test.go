@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -158,13 +159,24 @@ func (s *sent) invalid() []traffic.Record {
 	return out
 }
 
-// recordingOutput keeps a copy of every record it sends.
+// recordingOutput keeps a copy of every record it sends. With a throttle,
+// it first waits until the consumers have handled all but backlog of the
+// records sent before.
 type recordingOutput struct {
 	output
-	records []traffic.Record
+	records  []traffic.Record
+	handled  func() uint64 // records handled by the consumers
+	backlog  int
+	deadline time.Time
 }
 
 func (r *recordingOutput) Send(ctx context.Context, batch []traffic.Record) (int, error) {
+	for r.handled != nil && int(r.handled()) < len(r.records)-r.backlog {
+		if time.Now().After(r.deadline) {
+			return 0, fmt.Errorf("consumers handled %d of %d records", r.handled(), len(r.records))
+		}
+		time.Sleep(time.Millisecond)
+	}
 	r.records = append(r.records, batch...)
 	return r.output.Send(ctx, batch)
 }
@@ -183,14 +195,27 @@ func e2eTraffic() (traffic.Config, time.Duration) {
 // produce sends the traffic to e.topic through the generator's own Kafka
 // output (NDJSON records grouped by partition, keyed by a user of that
 // partition) with one producer, so each partition's records keep their
-// order, in batches of 100 records. Unless cfg paces to the wall clock
-// (real time), event time runs much faster than in production: a batch
-// covers 5 s of the e2e traffic.
-func produce(t *testing.T, e *env, cfg traffic.Config, span time.Duration) *sent {
+// order, in batches of 100 records, as fast as the processors ins keep up.
+//
+// Event time runs much faster than in production (a batch covers 5 s of
+// the e2e traffic), so the backlog is kept to 1,000 records: with a long
+// one the processor's partitions drift minutes apart in event time, and
+// rules keyed across partitions (password-spraying, by IP) miss attacks.
+func produce(t *testing.T, e *env, cfg traffic.Config, span time.Duration, ins ...*instance) *sent {
 	t.Helper()
 	ko, err := newKafkaOutput(e.brokers, e.topic, 1)
 	require.NoError(t, err)
-	out := &recordingOutput{output: ko}
+	out := &recordingOutput{output: ko, backlog: 1000, deadline: time.Now().Add(60 * time.Second)}
+	if len(ins) > 0 {
+		out.handled = func() uint64 {
+			var n uint64
+			for _, in := range ins {
+				st := in.proc.Stats()
+				n += st.Events + st.Invalid + st.Late
+			}
+			return n
+		}
+	}
 	g := traffic.New(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -234,8 +259,8 @@ type instance struct {
 }
 
 // startProcessor starts a processor in consumer group group, writing to
-// InfluxDB as writer.
-func startProcessor(t *testing.T, e *env, group, writer string, hub pipeline.Broadcaster) *instance {
+// InfluxDB as writer. Options may change its config.
+func startProcessor(t *testing.T, e *env, group, writer string, hub pipeline.Broadcaster, options ...func(*pipeline.Config)) *instance {
 	t.Helper()
 	kc := pipeline.KafkaConfig{Brokers: e.brokers, ConsumerGroup: group, ClientID: "rdr-e2e-" + writer}
 	sub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
@@ -245,13 +270,17 @@ func startProcessor(t *testing.T, e *env, group, writer string, hub pipeline.Bro
 	influx, err := sink.NewInflux(sink.InfluxConfig{URL: e.influxURL, Token: e.token, Org: e.org, Bucket: e.influxBucket, Writer: writer})
 	require.NoError(t, err)
 	in := &instance{rec: &recorder{}, influx: influx, pub: pub, done: make(chan error, 1)}
-	in.proc, err = pipeline.New(pipeline.Config{
+	cfg := pipeline.Config{
 		Subscriber: sub, Topic: e.topic,
 		Publisher: pub, AlertsTopic: e.alerts, DeadLetterTopic: e.dlq, LateTopic: e.late,
 		Rules: anomaly.DefaultRules(),
 		Sinks: []sink.Sink{influx, in.rec},
 		Hub:   hub,
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	in.proc, err = pipeline.New(cfg)
 	require.NoError(t, err)
 	go func() { in.done <- in.proc.Run(context.Background()) }()
 	select {
@@ -449,15 +478,9 @@ func (r *topicReader) take(t *testing.T, n int, timeout time.Duration) []*messag
 type wsClient struct {
 	mu     sync.Mutex
 	alerts []anomaly.Alert
-	events []wsEvent
 	errs   []string
 	done   chan struct{}
 	conn   *websocket.Conn
-}
-
-type wsEvent struct {
-	at time.Time // when the client received it
-	ev rdr.Event
 }
 
 func dialHub(t *testing.T, hub *broadcast.Hub, topics string) *wsClient {
@@ -485,7 +508,6 @@ func (c *wsClient) read() {
 		if err != nil {
 			return
 		}
-		at := time.Now()
 		var env struct {
 			Type string          `json:"type"`
 			Data json.RawMessage `json:"data"`
@@ -494,8 +516,7 @@ func (c *wsClient) read() {
 			c.fail("bad envelope %s: %v", b, err)
 			continue
 		}
-		switch env.Type {
-		case "alert":
+		if env.Type == "alert" {
 			var a anomaly.Alert
 			if err := json.Unmarshal(env.Data, &a); err != nil {
 				c.fail("bad alert %s: %v", env.Data, err)
@@ -503,15 +524,6 @@ func (c *wsClient) read() {
 			}
 			c.mu.Lock()
 			c.alerts = append(c.alerts, a)
-			c.mu.Unlock()
-		case "event":
-			var ev rdr.Event
-			if err := json.Unmarshal(env.Data, &ev); err != nil {
-				c.fail("bad event %s: %v", env.Data, err)
-				continue
-			}
-			c.mu.Lock()
-			c.events = append(c.events, wsEvent{at, ev})
 			c.mu.Unlock()
 		}
 	}
@@ -573,14 +585,22 @@ func TestEndToEnd(t *testing.T) {
 	dlqTopic := readTopic(t, e, e.dlq)
 
 	// The processor runs before the traffic arrives, as in a deployment.
-	// (Started on a backlog, it would refuse the first records of the
-	// partitions fetched last as late: see TestBacklogStartIsNotLate.)
+	// The traffic is 37 minutes of history sent in a few seconds, so it is
+	// configured as for a replay: the watermark does not follow the wall
+	// clock, and a partition counts as idle only after a minute (on a busy
+	// machine, one can get no CPU for seconds, and the others would leave
+	// it behind). Started on a backlog of it, the processor would also
+	// refuse as late the first records of the partitions fetched last: a
+	// partition that has sent nothing yet does not hold the watermark back.
 	group := "rdr-e2e-" + e.topic
-	in := startProcessor(t, e, group, "e2e-1", hub)
+	in := startProcessor(t, e, group, "e2e-1", hub, func(c *pipeline.Config) {
+		c.DisableIdleAdvance = true
+		c.IdleTimeout = time.Minute
+	})
 	waitAssigned(t, e, group, 1)
 
 	cfg, span := e2eTraffic()
-	s := produce(t, e, cfg, span)
+	s := produce(t, e, cfg, span, in)
 	invalid := s.invalid()
 	require.Len(t, s.truth, len(traffic.AllKinds), "one attack of each kind")
 	require.NotEmpty(t, invalid)
@@ -633,4 +653,125 @@ func TestEndToEnd(t *testing.T) {
 		assert.Equal(t, field, m.Metadata.Get(pipeline.MetaField), "field for %s", r.JSON)
 		assert.Equal(t, e.topic, m.Metadata.Get(pipeline.MetaSourceTopic))
 	}
+}
+
+// liveTraffic is traffic stamped with the wall clock and sent at its pace,
+// as in production: 4,000 events a second from 2,000 users, an invalid
+// record every 499.
+func liveTraffic(seed uint64) traffic.Config {
+	return traffic.Config{Seed: seed, Start: time.Now().UTC().Truncate(time.Second), Rate: 4000, InvalidEvery: 499}
+}
+
+// produceLive sends live traffic for span in the background; wait returns
+// what was sent once it is all in Kafka.
+func produceLive(t *testing.T, e *env, cfg traffic.Config, span time.Duration) (wait func() *sent) {
+	t.Helper()
+	ko, err := newKafkaOutput(e.brokers, e.topic, 1)
+	require.NoError(t, err)
+	out := &recordingOutput{output: ko}
+	g := traffic.New(cfg)
+	type result struct {
+		sum summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), span+30*time.Second)
+		defer cancel()
+		sum, err := generate(ctx, g, out, options{batch: 500, duration: span})
+		done <- result{sum, errors.Join(err, out.Close())}
+	}()
+	var once sync.Once
+	var r result
+	wait = func() *sent {
+		once.Do(func() { r = <-done })
+		require.NoError(t, r.err)
+		return &sent{start: cfg.Start, records: out.records, truth: g.Truth(), sum: r.sum}
+	}
+	t.Cleanup(func() { wait() })
+	return wait
+}
+
+// waitEvents waits until in has applied at least n events.
+func waitEvents(t *testing.T, in *instance, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for in.proc.Stats().Events < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("processor applied %d of %d events", in.proc.Stats().Events, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// assertExactlyOnce checks that the instances together applied every
+// event and every invalid record once, and that InfluxDB holds exactly
+// what was sent.
+func assertExactlyOnce(t *testing.T, e *env, s *sent, ins ...*instance) {
+	t.Helper()
+	var events, invalid, late uint64
+	for _, in := range ins {
+		st := in.proc.Stats()
+		t.Logf("instance stats: %+v", st)
+		assert.NotZero(t, st.Events, "an instance applied no events")
+		events += st.Events
+		invalid += st.Invalid
+		late += st.Late
+	}
+	assert.Equal(t, uint64(s.sum.Events), events, "events applied (more: applied twice; fewer: lost)")
+	assert.Equal(t, uint64(s.sum.Invalid), invalid, "invalid records")
+	assert.Zero(t, late, "late events")
+	assertTotals(t, e, s)
+}
+
+func TestRestartLosesAndDoublesNothing(t *testing.T) {
+	e := newEnv(t, 6)
+	group := "rdr-e2e-" + e.topic
+	a := startProcessor(t, e, group, "restart-a", nil)
+	waitAssigned(t, e, group, 1)
+	wait := produceLive(t, e, liveTraffic(7), 10*time.Second)
+
+	// Stop A gracefully in the middle of the stream, and start B in its
+	// place: B goes on from what A committed.
+	waitEvents(t, a, 12_000)
+	a.close(t)
+	b := startProcessor(t, e, group, "restart-b", nil)
+	s := wait()
+	waitApplied(t, uint64(len(s.records)), 30*time.Second, a, b)
+	b.close(t)
+	t.Logf("sent %d events; A applied %d, B %d", s.sum.Events, a.proc.Stats().Events, b.proc.Stats().Events)
+	assertExactlyOnce(t, e, s, a, b)
+}
+
+func TestScaleOut(t *testing.T) {
+	e := newEnv(t, 6)
+	group := "rdr-e2e-" + e.topic
+	a := startProcessor(t, e, group, "scale-a", nil)
+	b := startProcessor(t, e, group, "scale-b", nil)
+	waitAssigned(t, e, group, 2)
+	s := produceLive(t, e, liveTraffic(8), 8*time.Second)()
+	waitApplied(t, uint64(len(s.records)), 30*time.Second, a, b)
+	a.close(t)
+	b.close(t)
+	t.Logf("sent %d events; A applied %d, B %d", s.sum.Events, a.proc.Stats().Events, b.proc.Stats().Events)
+	assertExactlyOnce(t, e, s, a, b)
+}
+
+func TestScaleOutWhileConsuming(t *testing.T) {
+	e := newEnv(t, 6)
+	group := "rdr-e2e-" + e.topic
+	a := startProcessor(t, e, group, "join-a", nil)
+	waitAssigned(t, e, group, 1)
+	wait := produceLive(t, e, liveTraffic(9), 10*time.Second)
+
+	// B joins the group while A is busy: the partitions are rebalanced
+	// with messages in flight.
+	waitEvents(t, a, 12_000)
+	b := startProcessor(t, e, group, "join-b", nil)
+	s := wait()
+	waitApplied(t, uint64(len(s.records)), 30*time.Second, a, b)
+	a.close(t)
+	b.close(t)
+	t.Logf("sent %d events; A applied %d, B %d", s.sum.Events, a.proc.Stats().Events, b.proc.Stats().Events)
+	assertExactlyOnce(t, e, s, a, b)
 }

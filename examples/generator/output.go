@@ -21,12 +21,15 @@ import (
 // that one record holds the NDJSON events of one partition and is keyed by
 // one of its users: every user's events stay on one partition, as the
 // processor's scale-out relies on. Records go out on several producers at
-// once.
+// once, each partition's always on the same one, so that they stay in
+// order (a user's failed logins before the success, event time going
+// forward within a partition).
 type kafkaOutput struct {
 	pub        message.Publisher
 	topic      string
 	partitions int32
-	work       chan *message.Message
+	work       []chan *message.Message // one per producer; partition p uses work[p%len(work)]
+	next       int                     // the producer of the next unkeyed record
 	wg         sync.WaitGroup
 	mu         sync.Mutex
 	err        error
@@ -43,12 +46,13 @@ func newKafkaOutput(brokers []string, topic string, workers int) (*kafkaOutput, 
 		pub.Close()
 		return nil, err
 	}
-	k := &kafkaOutput{pub: pub, topic: topic, partitions: n, work: make(chan *message.Message, workers)}
-	for range max(workers, 1) {
+	k := &kafkaOutput{pub: pub, topic: topic, partitions: n, work: make([]chan *message.Message, max(workers, 1))}
+	for i := range k.work {
+		k.work[i] = make(chan *message.Message, 1)
 		k.wg.Add(1)
 		go func() {
 			defer k.wg.Done()
-			for m := range k.work {
+			for m := range k.work[i] {
 				if err := pub.Publish(topic, m); err != nil {
 					k.mu.Lock()
 					k.err = errors.Join(k.err, err)
@@ -82,13 +86,13 @@ func (k *kafkaOutput) Send(ctx context.Context, batch []traffic.Record) (int, er
 		bufs[p] = append(append(bufs[p], r.JSON...), '\n')
 	}
 	sent := 0
-	send := func(payload []byte, key string) error {
+	send := func(payload []byte, key string, worker int) error {
 		m := message.NewMessage(watermill.NewUUID(), payload)
 		if key != "" {
 			m.Metadata.Set(pipeline.MetaPartitionKey, key)
 		}
 		select {
-		case k.work <- m:
+		case k.work[worker] <- m:
 			sent++
 			return nil
 		case <-ctx.Done():
@@ -97,13 +101,14 @@ func (k *kafkaOutput) Send(ctx context.Context, batch []traffic.Record) (int, er
 	}
 	for p, b := range bufs {
 		if len(b) > 0 {
-			if err := send(b, keys[p]); err != nil {
+			if err := send(b, keys[p], p%len(k.work)); err != nil {
 				return sent, err
 			}
 		}
 	}
 	for _, b := range loose {
-		if err := send(b, ""); err != nil {
+		k.next = (k.next + 1) % len(k.work)
+		if err := send(b, "", k.next); err != nil {
 			return sent, err
 		}
 	}
@@ -111,7 +116,9 @@ func (k *kafkaOutput) Send(ctx context.Context, batch []traffic.Record) (int, er
 }
 
 func (k *kafkaOutput) Close() error {
-	close(k.work)
+	for _, w := range k.work {
+		close(w)
+	}
 	k.wg.Wait()
 	return errors.Join(k.err, k.pub.Close())
 }
