@@ -77,6 +77,15 @@ type Config struct {
 	// IdleTimeout is how long a partition may send nothing before it stops
 	// holding the watermark back. Optional; default 5 s.
 	IdleTimeout time.Duration
+	// Partitions is the number of partitions of a partitioned input (see
+	// TopicPartitions for Kafka). Optional. When set, partitions 0 to
+	// Partitions−1 hold the watermark back from the first input message
+	// until each has delivered events or gone idle (IdleTimeout), so that a
+	// processor started on a backlog does not refuse as late the first
+	// records of the partitions it happens to fetch last. Partitions not
+	// assigned to this processor only delay its first windows by
+	// IdleTimeout.
+	Partitions int
 	// Tick is how often, in wall-clock time, the processor advances
 	// watermarks when no input arrives, so the last windows fire and alerts
 	// resolve when traffic stops. Optional; default 1 s.

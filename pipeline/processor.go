@@ -73,14 +73,16 @@ type Processor struct {
 	sampled    map[int64]int // events sent to the hub per window start
 	openAlerts map[string]struct{}
 
-	lastInput atomic.Int64   // wall-clock Unix ns of the last input message
-	inflight  sync.WaitGroup // handlers applying or emitting
-	draining  atomic.Bool
-	closeOnce sync.Once
-	closeErr  error
-	runCancel context.CancelFunc
-	runDone   chan struct{}
-	started   atomic.Bool
+	lastInput  atomic.Int64   // wall-clock Unix ns of the last input message
+	registered atomic.Bool    // Config.Partitions are registered as watermark sources
+	inflight   sync.WaitGroup // handlers applying or emitting
+	drainMu    sync.RWMutex   // orders inflight.Add (read-locked) before shutdown's Wait
+	draining   atomic.Bool
+	closeOnce  sync.Once
+	closeErr   error
+	runCancel  context.CancelFunc
+	runDone    chan struct{}
+	started    atomic.Bool
 }
 
 // counters are the processor's own totals, readable from any goroutine.
@@ -177,6 +179,9 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.runCancel = cancel
 	p.mu.Unlock()
 	defer close(p.runDone)
+	// Idleness counts from the start: before the first message, "no input
+	// for IdleTimeout" must not already hold (lastInput 0 = 1970).
+	p.lastInput.Store(p.cfg.Clock.Now().UnixNano())
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -241,7 +246,9 @@ func (p *Processor) Close() error {
 
 func (p *Processor) shutdown() error {
 	p.closeOnce.Do(func() {
+		p.drainMu.Lock() // no handler is between its draining check and inflight.Add
 		p.draining.Store(true)
+		p.drainMu.Unlock()
 		p.inflight.Wait()
 		if p.started.Load() {
 			time.Sleep(p.cfg.DrainDelay) // let the subscriber record the last acks
@@ -280,12 +287,17 @@ type outputs struct {
 }
 
 func (p *Processor) handle(msg *message.Message) error {
-	p.inflight.Add(1)
-	defer p.inflight.Done()
+	// inflight.Add must not race with shutdown's inflight.Wait (a
+	// WaitGroup's Add from zero concurrent with Wait is a data race).
+	p.drainMu.RLock()
 	if p.draining.Load() {
+		p.drainMu.RUnlock()
 		// Not applied, so not acknowledged: it is delivered again later.
 		return errors.New("pipeline: shutting down")
 	}
+	p.inflight.Add(1)
+	p.drainMu.RUnlock()
+	defer p.inflight.Done()
 	p.stats.messages.Add(1)
 	p.lastInput.Store(p.cfg.Clock.Now().UnixNano())
 	ctx := msg.Context()
@@ -294,6 +306,11 @@ func (p *Processor) handle(msg *message.Message) error {
 
 	var out outputs
 	p.mu.Lock()
+	if p.cfg.Partitions > 0 && p.registered.CompareAndSwap(false, true) {
+		for i := range p.cfg.Partitions {
+			p.watermarks.Register(i)
+		}
+	}
 	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
 		if err != nil {
 			p.stats.invalid.Add(1)
@@ -508,7 +525,7 @@ func (p *Processor) lateMessage(in *message.Message, ev rdr.Event) *message.Mess
 	start := p.windowStart(ev.Time)
 	m.Metadata.Set(MetaWindow, window.Window{Start: start, End: start.Add(p.cfg.Window)}.String())
 	m.Metadata.Set(MetaPartitionKey, ev.UserID)
-	p.sourceMetadata(in, m, false)
+	p.sourceMetadata(in, m, true)
 	return m
 }
 

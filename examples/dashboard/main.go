@@ -265,6 +265,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		OutOfOrderness:  o.outOfOrder,
 		IdleTimeout:     o.idleTimeout,
 		PartialsTopic:   partialsTopic,
+		Partitions:      kafkaPartitions(o, partitions),
 		Instance:        instance,
 		Rules:           rules,
 		Sinks:           sinks,
@@ -373,6 +374,14 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 	}
 	return runErr
+}
+
+// kafkaPartitions is the input's partition count with Kafka, 0 embedded.
+func kafkaPartitions(o options, n int32) int {
+	if o.kafkaBrokers == "" {
+		return 0
+	}
+	return int(n)
 }
 
 // viewOrNil keeps a nil *GlobalView from becoming a non-nil interface.
