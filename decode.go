@@ -46,11 +46,24 @@ func (d *Decoder) Limits() Limits { return d.limits }
 // spaces around it. Anything wrong gives an [*InvalidEventError] that names
 // the field and the reason.
 func (d *Decoder) DecodeEvent(data []byte) (Event, error) {
+	return d.decodeEvent(data, d.now())
+}
+
+// now reads the clock, unless no limit needs it.
+func (d *Decoder) now() time.Time {
+	if d.limits.MaxFuture < 0 && d.limits.MaxPast < 0 {
+		return time.Time{}
+	}
+	return d.clock.Now()
+}
+
+// decodeEvent is DecodeEvent with "now" read once per batch by the caller.
+func (d *Decoder) decodeEvent(data []byte, now time.Time) (Event, error) {
 	if len(data) > d.limits.MaxEventBytes {
 		return Event{}, &InvalidEventError{Reason: tooLarge("event", len(data), d.limits.MaxEventBytes)}
 	}
 	s := scanner{data: data}
-	ev, err, _ := d.decodeObject(&s)
+	ev, err, _ := d.decodeObject(&s, now)
 	if err != nil {
 		return Event{}, err
 	}
@@ -90,16 +103,16 @@ func (d *Decoder) events(data []byte, yield func(Event, error) bool) {
 	}
 	switch c {
 	case '[':
-		d.array(&s, yield)
+		d.array(&s, d.now(), yield)
 	case '{':
 		// One object, or the first line of NDJSON.
 		start := s.pos
 		if err := s.skipValue(0, d.limits.MaxMetadataDepth+1); err == nil && s.peek() == 0 && s.pos >= len(data) {
-			ev, err := d.DecodeEvent(data[start:s.pos])
+			ev, err := d.decodeEvent(data[start:s.pos], d.now())
 			yield(ev, itemError(0, err, data))
 			return
 		}
-		d.lines(data, yield)
+		d.lines(data, d.now(), yield)
 	default:
 		yield(Event{}, &ItemError{Index: 0, Err: s.errorf("unexpected " + quoteByte(data[s.pos]) + ", want an event, an array of events or NDJSON").invalid(), Raw: data})
 	}
@@ -112,7 +125,7 @@ func itemError(i int, err error, raw []byte) error {
 	return &ItemError{Index: i, Err: err, Raw: raw}
 }
 
-func (d *Decoder) array(s *scanner, yield func(Event, error) bool) {
+func (d *Decoder) array(s *scanner, now time.Time, yield func(Event, error) bool) {
 	s.pos++ // '['
 	if s.peek() == ']' {
 		s.pos++
@@ -133,7 +146,7 @@ func (d *Decoder) array(s *scanner, yield func(Event, error) bool) {
 		if s.peek() == '{' {
 			var ierr *InvalidEventError
 			var malformed bool
-			ev, ierr, malformed = d.decodeObject(s)
+			ev, ierr, malformed = d.decodeObject(s, now)
 			if malformed {
 				yield(Event{}, &ItemError{Index: i, Err: ierr, Raw: s.data[start:]})
 				return
@@ -170,7 +183,7 @@ func (d *Decoder) array(s *scanner, yield func(Event, error) bool) {
 	}
 }
 
-func (d *Decoder) lines(data []byte, yield func(Event, error) bool) {
+func (d *Decoder) lines(data []byte, now time.Time, yield func(Event, error) bool) {
 	i := 0
 	for len(data) > 0 {
 		line := data
@@ -187,7 +200,7 @@ func (d *Decoder) lines(data []byte, yield func(Event, error) bool) {
 			yield(Event{}, &ItemError{Index: i, Err: &InvalidEventError{Reason: fmt.Sprintf("batch holds more than %d events", d.limits.MaxBatchEvents)}, Raw: line})
 			return
 		}
-		ev, err := d.DecodeEvent(line)
+		ev, err := d.decodeEvent(line, now)
 		if !yield(ev, itemError(i, err, line)) {
 			return
 		}
@@ -223,7 +236,7 @@ const (
 // reading: the object is read to its end so that a batch can go on, and the
 // first problem found is returned. For malformed JSON, malformed is true and
 // the scanner is left where it stopped.
-func (d *Decoder) decodeObject(s *scanner) (ev Event, _ *InvalidEventError, malformed bool) {
+func (d *Decoder) decodeObject(s *scanner, now time.Time) (ev Event, _ *InvalidEventError, malformed bool) {
 	var (
 		typ, user, md str
 		seen          int
@@ -344,7 +357,7 @@ func (d *Decoder) decodeObject(s *scanner) (ev Event, _ *InvalidEventError, malf
 			return Event{}, &InvalidEventError{Field: f.name, Reason: "is missing"}, false
 		}
 	}
-	if reason := d.checkTime(ev.Time); reason != "" {
+	if reason := d.checkTime(ev.Time, now); reason != "" {
 		return Event{}, &InvalidEventError{Field: fieldTimestamp, Reason: reason}, false
 	}
 
@@ -482,11 +495,7 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-func (d *Decoder) checkTime(t time.Time) string {
-	if d.limits.MaxFuture < 0 && d.limits.MaxPast < 0 {
-		return ""
-	}
-	now := d.clock.Now()
+func (d *Decoder) checkTime(t, now time.Time) string {
 	if d.limits.MaxFuture >= 0 {
 		if ahead := t.Sub(now); ahead > d.limits.MaxFuture {
 			return fmt.Sprintf("%s is %s ahead of now, more than the limit of %s", t.Format(time.RFC3339Nano), ahead.Round(time.Millisecond), d.limits.MaxFuture)

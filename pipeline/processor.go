@@ -311,13 +311,19 @@ func (p *Processor) handle(msg *message.Message) error {
 			p.watermarks.Register(i)
 		}
 	}
+	// The watermark is read only after the whole message, so observing
+	// its newest event once is the same as observing each (and reads the
+	// clock once).
+	var newest time.Time
 	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
 		if err != nil {
 			p.stats.invalid.Add(1)
 			out.dlq = append(out.dlq, p.deadLetter(msg, err, hasPartition))
 			continue
 		}
-		p.watermarks.Observe(source, ev.Time)
+		if ev.Time.After(newest) {
+			newest = ev.Time
+		}
 		status, werr := p.windows.Add(struct{}{}, ev.Time, ev)
 		switch {
 		case werr != nil:
@@ -332,6 +338,9 @@ func (p *Processor) handle(msg *message.Message) error {
 		p.stats.events.Add(1)
 		p.engine.Process(ev, func(a anomaly.Alert) { p.collectAlert(&out, a) })
 		p.sample(&out, ev)
+	}
+	if !newest.IsZero() {
+		p.watermarks.Observe(source, newest)
 	}
 	p.advance(&out)
 	p.mu.Unlock()
