@@ -42,14 +42,15 @@ func (e *syntaxError) invalid() *InvalidEventError {
 }
 
 func (s *scanner) skipSpace() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-			s.spaced = true
-		default:
-			return
-		}
+	d, i := s.data, s.pos
+	if i < len(d) && d[i] > ' ' { // the common case: no space at all
+		return
+	}
+	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
+	}
+	if i != s.pos {
+		s.pos, s.spaced = i, true
 	}
 }
 
@@ -97,58 +98,57 @@ func (s *scanner) scanString() (str, *syntaxError) {
 		}
 		return str{}, s.errorf("unexpected " + quoteByte(s.data[s.pos]) + ", want a string")
 	}
-	s.pos++
-	t := str{start: s.pos}
+	d := s.data
+	i := s.pos + 1
+	t := str{start: i}
 	ascii := true
-	for s.pos < len(s.data) {
-		i := s.pos
-		for i < len(s.data) && plain[s.data[i]] {
+	for {
+		for i < len(d) && plain[d[i]] {
 			i++
 		}
-		s.pos = i
-		if i == len(s.data) {
+		if i >= len(d) {
 			break
 		}
-		c := s.data[i]
-		switch {
+		switch c := d[i]; {
 		case c == '"':
-			t.end = s.pos
-			s.pos++
-			if !ascii && !utf8.Valid(s.data[t.start:t.end]) {
+			t.end = i
+			s.pos = i + 1
+			if !ascii && !utf8.Valid(d[t.start:t.end]) {
 				return str{}, &syntaxError{pos: t.start, reason: "string is not valid UTF-8"}
 			}
 			return t, nil
 		case c == '\\':
 			t.esc = true
-			if s.pos+1 >= len(s.data) {
+			s.pos = i
+			if i+1 >= len(d) {
 				s.pos++
 				return str{}, s.errorf("unexpected end of input in string escape")
 			}
-			switch s.data[s.pos+1] {
+			switch d[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.pos += 2
+				i += 2
 			case 'u':
-				if s.pos+6 > len(s.data) {
+				if i+6 > len(d) {
 					return str{}, s.errorf("short \\u escape")
 				}
-				for _, h := range s.data[s.pos+2 : s.pos+6] {
+				for _, h := range d[i+2 : i+6] {
 					if unhex(h) < 0 {
 						return str{}, s.errorf("bad hex digit in \\u escape")
 					}
 				}
-				s.pos += 6
+				i += 6
 			default:
-				return str{}, s.errorf("bad escape " + quoteByte(s.data[s.pos+1]))
+				return str{}, s.errorf("bad escape " + quoteByte(d[i+1]))
 			}
 		case c < 0x20:
+			s.pos = i
 			return str{}, s.errorf("control character in string")
-		default:
-			if c >= utf8.RuneSelf {
-				ascii = false
-			}
-			s.pos++
+		default: // non-ASCII
+			ascii = false
+			i++
 		}
 	}
+	s.pos = len(d)
 	return str{}, s.errorf("unexpected end of input in string")
 }
 
