@@ -528,6 +528,9 @@ func ipAddress(s *scanner) (netip.Addr, string, *syntaxError) {
 	if len(v) > 64 {
 		return netip.Addr{}, fmt.Sprintf("%q is not an IP address", truncate(v)), nil
 	}
+	if ip, ok := parseIPv4(v); ok {
+		return ip, "", nil
+	}
 	ip, perr := netip.ParseAddr(unsafe.String(unsafe.SliceData(v), len(v)))
 	if perr != nil || ip.Zone() != "" {
 		return netip.Addr{}, fmt.Sprintf("%q is not an IPv4 or IPv6 address", truncate(v)), nil
@@ -587,4 +590,35 @@ func (d *Decoder) metadata(s *scanner) (str, string, *syntaxError) {
 	}
 	t.esc = s.spaced // here: needs compacting
 	return t, "", nil
+}
+
+// parseIPv4 is a fast path for the common case, dotted-decimal IPv4 with
+// the same rules as netip.ParseAddr (four fields of 0-255, no leading
+// zeros). Anything else is left to netip.ParseAddr.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	field, digits, val := 0, 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i == len(b) || b[i] == '.' {
+			if digits == 0 || field > 3 {
+				return netip.Addr{}, false
+			}
+			ip[field] = byte(val)
+			field, digits, val = field+1, 0, 0
+			continue
+		}
+		c := b[i]
+		if c < '0' || c > '9' || (digits == 1 && val == 0) { // a digit after a leading zero
+			return netip.Addr{}, false
+		}
+		val = val*10 + int(c-'0')
+		digits++
+		if val > 255 {
+			return netip.Addr{}, false
+		}
+	}
+	if field != 4 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(ip), true
 }
