@@ -257,18 +257,21 @@ func (d *Decoder) decodeObject(s *scanner, now time.Time) (ev Event, _ *InvalidE
 		s.pos++
 	} else {
 		for {
-			key, err := s.scanString()
-			if err != nil {
-				return bad(err)
+			bit, field, ok := s.knownKey()
+			if !ok {
+				key, err := s.scanString()
+				if err != nil {
+					return bad(err)
+				}
+				if err := s.expect(':'); err != nil {
+					return bad(err)
+				}
+				name := s.data[key.start:key.end]
+				if key.esc {
+					name = appendUnescaped(nil, name)
+				}
+				bit, field = fieldBit(name)
 			}
-			if err := s.expect(':'); err != nil {
-				return bad(err)
-			}
-			name := s.data[key.start:key.end]
-			if key.esc {
-				name = appendUnescaped(nil, name)
-			}
-			bit, field := fieldBit(name)
 			if bit != 0 && seen&bit != 0 {
 				fail(field, "appears more than once")
 			}
@@ -397,6 +400,41 @@ func appendString(dst, data []byte, t str) []byte {
 	return append(dst, data[t.start:t.end]...)
 }
 
+// knownKey is the fast path for the usual spelling of a field name:
+// `"timestamp":` and the like, without spaces or escapes. It consumes the
+// name and the colon when they are there; otherwise it consumes nothing
+// and the caller reads the key the general way.
+func (s *scanner) knownKey() (int, string, bool) {
+	d, i := s.data, s.pos
+	if i+3 >= len(d) || d[i] != '"' {
+		return 0, "", false
+	}
+	var name string
+	var bit int
+	switch d[i+1] {
+	case 't':
+		name, bit = fieldTimestamp, seenTimestamp
+	case 'e':
+		name, bit = fieldEventType, seenEventType
+	case 'u':
+		name, bit = fieldUserID, seenUserID
+	case 'i':
+		name, bit = fieldIPAddress, seenIPAddress
+	case 's':
+		name, bit = fieldSeverity, seenSeverity
+	case 'm':
+		name, bit = fieldMetadata, seenMetadata
+	default:
+		return 0, "", false
+	}
+	end := i + 1 + len(name)
+	if end+1 >= len(d) || d[end] != '"' || d[end+1] != ':' || string(d[i+1:end]) != name {
+		return 0, "", false
+	}
+	s.pos = end + 2
+	return bit, name, true
+}
+
 func fieldBit(name []byte) (int, string) {
 	switch string(name) {
 	case fieldTimestamp:
@@ -496,17 +534,15 @@ func truncate(b []byte) string {
 }
 
 func (d *Decoder) checkTime(t, now time.Time) string {
-	if d.limits.MaxFuture >= 0 {
-		if ahead := t.Sub(now); ahead > d.limits.MaxFuture {
-			return fmt.Sprintf("%s is %s ahead of now, more than the limit of %s", t.Format(time.RFC3339Nano), ahead.Round(time.Millisecond), d.limits.MaxFuture)
-		}
+	// The usual case, an event inside the limits, costs two comparisons.
+	if (d.limits.MaxFuture < 0 || !t.After(now.Add(d.limits.MaxFuture))) &&
+		(d.limits.MaxPast < 0 || !t.Before(now.Add(-d.limits.MaxPast))) {
+		return ""
 	}
-	if d.limits.MaxPast >= 0 {
-		if behind := now.Sub(t); behind > d.limits.MaxPast {
-			return fmt.Sprintf("%s is %s before now, more than the limit of %s", t.Format(time.RFC3339Nano), behind.Round(time.Second), d.limits.MaxPast)
-		}
+	if ahead := t.Sub(now); d.limits.MaxFuture >= 0 && ahead > d.limits.MaxFuture {
+		return fmt.Sprintf("%s is %s ahead of now, more than the limit of %s", t.Format(time.RFC3339Nano), ahead.Round(time.Millisecond), d.limits.MaxFuture)
 	}
-	return ""
+	return fmt.Sprintf("%s is %s before now, more than the limit of %s", t.Format(time.RFC3339Nano), now.Sub(t).Round(time.Second), d.limits.MaxPast)
 }
 
 func ipAddress(s *scanner) (netip.Addr, string, *syntaxError) {
