@@ -473,9 +473,14 @@ func (p *Processor) emit(ctx context.Context, out outputs) {
 		return
 	}
 	if len(out.alerts) > 0 {
-		msgs := make([]*message.Message, len(out.alerts))
-		for i, a := range out.alerts {
-			msgs[i] = alertMessage(a)
+		msgs := make([]*message.Message, 0, len(out.alerts))
+		for _, a := range out.alerts {
+			m, err := alertMessage(a)
+			if err != nil {
+				p.sinkError(err, p.cfg.AlertsTopic)
+				continue
+			}
+			msgs = append(msgs, m)
 		}
 		p.publish(p.cfg.AlertsTopic, msgs)
 	}
@@ -560,16 +565,16 @@ func (p *Processor) sourceMetadata(in, out *message.Message, hasPartition bool) 
 	}
 }
 
-func alertMessage(a anomaly.Alert) *message.Message {
+func alertMessage(a anomaly.Alert) (*message.Message, error) {
 	payload, err := a.MarshalJSON()
-	if err != nil { // an alert the engine made is always valid
-		panic(fmt.Sprintf("pipeline: marshal alert: %v", err))
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: encoding alert %s: %w", a.ID, err)
 	}
 	m := message.NewMessage(watermill.NewUUID(), payload)
 	m.Metadata.Set(MetaAlertID, a.ID)
 	m.Metadata.Set(MetaAlertStatus, a.Status.String())
 	m.Metadata.Set(MetaPartitionKey, a.Key)
-	return m
+	return m, nil
 }
 
 // Stats returns the processor's counters. It is safe to call at any time.
