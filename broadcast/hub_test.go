@@ -383,6 +383,12 @@ func TestAuth(t *testing.T) {
 			}
 		})
 	}
+	// The hub counts a connection once its handler is done with the
+	// handshake, which can be just after the client saw the response.
+	require.Eventually(t, func() bool {
+		st := e.hub.Stats()
+		return st.Accepted+st.Rejected == 9
+	}, 5*time.Second, time.Millisecond)
 	assert.Equal(t, uint64(6), e.hub.Stats().Rejected)
 	assert.Equal(t, uint64(3), e.hub.Stats().Accepted)
 
@@ -417,7 +423,13 @@ func TestOrigin(t *testing.T) {
 			assert.Equal(t, tt.want, status)
 		})
 	}
+	// Accept writes the 403 before the hub counts it.
+	require.Eventually(t, func() bool {
+		st := e.hub.Stats()
+		return st.Accepted+st.Rejected == 6
+	}, 5*time.Second, time.Millisecond)
 	assert.Equal(t, uint64(2), e.hub.Stats().Rejected)
+	assert.Equal(t, uint64(4), e.hub.Stats().Accepted)
 }
 
 func TestMaxClients(t *testing.T) {
