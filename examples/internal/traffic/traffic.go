@@ -199,7 +199,7 @@ func (g *Generator) invalid() Record {
 }
 
 // Truth returns the attacks injected so far.
-func (g *Generator) Truth() []Attack { return slices.Clone(g.truth) }
+func (g *Generator) Truth() []Attack { return append([]Attack{}, g.truth...) }
 
 func (g *Generator) benignEvent() rdr.Event {
 	r := g.rng.IntN(1000)
