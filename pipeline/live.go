@@ -32,9 +32,17 @@ type LiveMetrics struct {
 	LateEvents      uint64               `json:"lateEvents"`
 }
 
-// liveMetrics builds the message for window m. p.mu must be held.
-func (p *Processor) liveMetrics(m aggregate.Metrics) LiveMetrics {
-	lm := LiveMetrics{
+// liveDraft is a window's live message before its range figures: those
+// merge up to LiveRange of windows (milliseconds of work), so they are
+// filled in by emit, outside the processor's lock.
+type liveDraft struct {
+	msg    LiveMetrics
+	window aggregate.Metrics
+}
+
+// liveDraft starts the message for window m. p.mu must be held.
+func (p *Processor) liveDraft(m aggregate.Metrics) liveDraft {
+	return liveDraft{window: m, msg: LiveMetrics{
 		WindowStart:     m.From,
 		WindowEnd:       m.To,
 		EventsPerSecond: m.EventsPerSecond,
@@ -43,15 +51,21 @@ func (p *Processor) liveMetrics(m aggregate.Metrics) LiveMetrics {
 		OpenAlerts:      len(p.openAlerts),
 		InvalidEvents:   p.stats.invalid.Load(),
 		LateEvents:      p.stats.late.Load(),
-	}
+	}}
+}
+
+// finish fills in the range figures from the view (or the processor's own
+// windows); should that fail, the window's own figures stand in.
+func (p *Processor) finish(d liveDraft) LiveMetrics {
 	var view MetricsReader = p.series
 	if p.cfg.View != nil {
 		view = p.cfg.View
 	}
-	span, err := view.Metrics(m.To.Add(-p.cfg.LiveRange), m.To)
+	span, err := view.Metrics(d.window.To.Add(-p.cfg.LiveRange), d.window.To)
 	if err != nil {
-		span = m
+		span = d.window
 	}
+	lm := d.msg
 	lm.ActiveUsers = span.ActiveUsers
 	lm.TopEventTypes = span.TopEventTypes
 	lm.TopUsers = span.TopUsers

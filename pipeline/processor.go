@@ -278,7 +278,7 @@ func (p *Processor) shutdown() error {
 // is released.
 type outputs struct {
 	windows  []sink.WindowResult
-	live     []LiveMetrics
+	live     []liveDraft
 	alerts   []anomaly.Alert
 	sample   []rdr.Event
 	dlq      []*message.Message
@@ -301,7 +301,7 @@ func (p *Processor) handle(msg *message.Message) error {
 	p.stats.messages.Add(1)
 	p.lastInput.Store(p.cfg.Clock.Now().UnixNano())
 	ctx := msg.Context()
-	partition, hasPartition := kafka.MessagePartitionFromCtx(ctx)
+	partition, _ := kafka.MessagePartitionFromCtx(ctx) // 0 outside Kafka
 	source := int(partition)
 
 	var out outputs
@@ -318,7 +318,7 @@ func (p *Processor) handle(msg *message.Message) error {
 	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
 		if err != nil {
 			p.stats.invalid.Add(1)
-			out.dlq = append(out.dlq, p.deadLetter(msg, err, hasPartition))
+			out.dlq = append(out.dlq, p.deadLetter(msg, err))
 			continue
 		}
 		if ev.Time.After(newest) {
@@ -328,7 +328,7 @@ func (p *Processor) handle(msg *message.Message) error {
 		switch {
 		case werr != nil:
 			p.stats.invalid.Add(1)
-			out.dlq = append(out.dlq, p.deadLetter(msg, &rdr.ItemError{Err: werr, Raw: rdr.AppendJSON(nil, ev)}, hasPartition))
+			out.dlq = append(out.dlq, p.deadLetter(msg, &rdr.ItemError{Err: werr, Raw: rdr.AppendJSON(nil, ev)}))
 			continue
 		case status == window.StatusLate:
 			p.stats.late.Add(1)
@@ -407,7 +407,7 @@ func (p *Processor) collectWindow(out *outputs, r window.Result[struct{}, *aggre
 	p.stats.windows.Add(1)
 	delete(p.sampled, r.Window.Start.UnixMilli())
 	if p.cfg.Hub != nil {
-		out.live = append(out.live, p.liveMetrics(m))
+		out.live = append(out.live, p.liveDraft(m))
 	}
 }
 
@@ -456,8 +456,8 @@ func (p *Processor) emit(ctx context.Context, out outputs) {
 		}
 	}
 	if hub := p.cfg.Hub; hub != nil {
-		for _, m := range out.live {
-			p.hubPublish(TopicMetrics, m)
+		for _, d := range out.live {
+			p.hubPublish(TopicMetrics, p.finish(d))
 		}
 		for _, a := range out.alerts {
 			p.hubPublish(TopicAlerts, a)
@@ -509,7 +509,7 @@ func (p *Processor) sinkError(err error, what string) {
 	p.cfg.Logger.Error("pipeline: output failed", err, watermill.LogFields{"output": what})
 }
 
-func (p *Processor) deadLetter(in *message.Message, err error, hasPartition bool) *message.Message {
+func (p *Processor) deadLetter(in *message.Message, err error) *message.Message {
 	var item *rdr.ItemError
 	raw := in.Payload
 	index := -1
@@ -530,7 +530,7 @@ func (p *Processor) deadLetter(in *message.Message, err error, hasPartition bool
 	if index >= 0 {
 		m.Metadata.Set(MetaItem, strconv.Itoa(index))
 	}
-	p.sourceMetadata(in, m, hasPartition)
+	p.sourceMetadata(in, m)
 	return m
 }
 
@@ -539,7 +539,7 @@ func (p *Processor) lateMessage(in *message.Message, ev rdr.Event) *message.Mess
 	start := p.windowStart(ev.Time)
 	m.Metadata.Set(MetaWindow, window.Window{Start: start, End: start.Add(p.cfg.Window)}.String())
 	m.Metadata.Set(MetaPartitionKey, ev.UserID)
-	p.sourceMetadata(in, m, true)
+	p.sourceMetadata(in, m)
 	return m
 }
 
@@ -554,10 +554,10 @@ func (p *Processor) windowStart(t time.Time) time.Time {
 	return time.UnixMilli(ms - r).UTC()
 }
 
-func (p *Processor) sourceMetadata(in, out *message.Message, hasPartition bool) {
+func (p *Processor) sourceMetadata(in, out *message.Message) {
 	out.Metadata.Set(MetaSourceTopic, p.cfg.Topic)
 	ctx := in.Context()
-	if partition, ok := kafka.MessagePartitionFromCtx(ctx); ok && hasPartition {
+	if partition, ok := kafka.MessagePartitionFromCtx(ctx); ok {
 		out.Metadata.Set(MetaPartition, strconv.Itoa(int(partition)))
 	}
 	if offset, ok := kafka.MessagePartitionOffsetFromCtx(ctx); ok {

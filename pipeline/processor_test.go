@@ -255,3 +255,46 @@ func TestProcessorAdvancesWhenIdle(t *testing.T) {
 		h.close()
 	}
 }
+
+// hubRecorder keeps what the processor broadcasts.
+type hubRecorder struct {
+	mu   sync.Mutex
+	msgs map[string][]any
+}
+
+func (h *hubRecorder) Publish(topic string, data any) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs[topic] = append(h.msgs[topic], data)
+	return nil
+}
+
+func (h *hubRecorder) get(topic string) []any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]any(nil), h.msgs[topic]...)
+}
+
+func TestProcessorLiveMetrics(t *testing.T) {
+	hub := &hubRecorder{msgs: map[string][]any{}}
+	h := newHarness(t, pipeline.Config{Hub: hub, EventsPerWindow: 2})
+	h.send(
+		event(100*time.Millisecond, "login", "a")+"\n"+event(200*time.Millisecond, "login", "b")+"\n"+event(300*time.Millisecond, "logout", "a"),
+		event(1500*time.Millisecond, "login", "c"),
+		event(3000*time.Millisecond, "login", "d"), // watermark 1.999: [0,1) and [1,2) fire
+	)
+	h.waitMessages(3)
+	h.close()
+	live := hub.get(pipeline.TopicMetrics)
+	require.GreaterOrEqual(t, len(live), 2)
+	first := live[0].(pipeline.LiveMetrics)
+	assert.Equal(t, t0, first.WindowStart)
+	assert.Equal(t, t0.Add(time.Second), first.WindowEnd)
+	assert.Equal(t, 3.0, first.EventsPerSecond)
+	assert.Equal(t, map[string]uint64{"login": 2, "logout": 1}, first.ByType)
+	assert.Equal(t, uint64(2), first.ActiveUsers) // a and b, over the live range ending at the window
+	second := live[1].(pipeline.LiveMetrics)
+	assert.Equal(t, uint64(3), second.ActiveUsers) // a, b and c
+	assert.Equal(t, uint64(5), second.TotalEvents) // all applied so far, since the start
+	assert.Len(t, hub.get(pipeline.TopicEvents), 2+1+1) // [0,1) capped at 2 of its 3, then 1 and 1
+}
