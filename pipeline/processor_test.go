@@ -294,7 +294,7 @@ func TestProcessorLiveMetrics(t *testing.T) {
 	assert.Equal(t, map[string]uint64{"login": 2, "logout": 1}, first.ByType)
 	assert.Equal(t, uint64(2), first.ActiveUsers) // a and b, over the live range ending at the window
 	second := live[1].(pipeline.LiveMetrics)
-	assert.Equal(t, uint64(3), second.ActiveUsers) // a, b and c
-	assert.Equal(t, uint64(5), second.TotalEvents) // all applied so far, since the start
+	assert.Equal(t, uint64(3), second.ActiveUsers)      // a, b and c
+	assert.Equal(t, uint64(5), second.TotalEvents)      // all applied so far, since the start
 	assert.Len(t, hub.get(pipeline.TopicEvents), 2+1+1) // [0,1) capped at 2 of its 3, then 1 and 1
 }
