@@ -2,6 +2,7 @@ package rdr
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,26 +22,31 @@ type systemClock struct{}
 func (systemClock) Now() time.Time { return time.Now() }
 
 // FakeClock is a Clock that only moves when told to. It is safe for
-// concurrent use.
+// concurrent use; reading it takes no lock.
 type FakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu  sync.Mutex // serialises the writers
+	now atomic.Pointer[time.Time]
 }
 
 // NewFakeClock returns a FakeClock that reads t until it is moved.
-func NewFakeClock(t time.Time) *FakeClock { return &FakeClock{now: t} }
+func NewFakeClock(t time.Time) *FakeClock {
+	c := &FakeClock{}
+	c.now.Store(&t)
+	return c
+}
 
-// Now returns the clock's current time.
+// Now returns the clock's current time (the zero time for a zero FakeClock).
 func (c *FakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
+	if t := c.now.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
 }
 
 // Set moves the clock to t (forwards or backwards).
 func (c *FakeClock) Set(t time.Time) {
 	c.mu.Lock()
-	c.now = t
+	c.now.Store(&t)
 	c.mu.Unlock()
 }
 
@@ -48,6 +54,7 @@ func (c *FakeClock) Set(t time.Time) {
 func (c *FakeClock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
+	t := c.Now().Add(d)
+	c.now.Store(&t)
+	return t
 }

@@ -62,6 +62,10 @@ func (d *Decoder) decodeEvent(data []byte, now time.Time) (Event, error) {
 	if len(data) > d.limits.MaxEventBytes {
 		return Event{}, &InvalidEventError{Reason: tooLarge("event", len(data), d.limits.MaxEventBytes)}
 	}
+	var ev Event
+	if end, ok := d.decodeFast(data, 0, now, &ev); ok && onlySpace(data[end:]) {
+		return ev, nil
+	}
 	s := scanner{data: data}
 	ev, err, _ := d.decodeObject(&s, now)
 	if err != nil {
@@ -118,6 +122,15 @@ func (d *Decoder) events(data []byte, yield func(Event, error) bool) {
 	}
 }
 
+func onlySpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
 func itemError(i int, err error, raw []byte) error {
 	if err == nil {
 		return nil
@@ -143,7 +156,9 @@ func (d *Decoder) array(s *scanner, now time.Time, yield func(Event, error) bool
 		}
 		var ev Event
 		var err error
-		if s.peek() == '{' {
+		if end, ok := d.decodeFast(s.data, start, now, &ev); ok {
+			s.pos = end
+		} else if s.peek() == '{' {
 			var ierr *InvalidEventError
 			var malformed bool
 			ev, ierr, malformed = d.decodeObject(s, now)
@@ -381,12 +396,19 @@ func (d *Decoder) decodeObject(s *scanner, now time.Time) (ev Event, _ *InvalidE
 	if n2-n1 > d.limits.MaxStringBytes {
 		return Event{}, &InvalidEventError{Field: fieldUserID, Reason: tooLong(n2-n1, d.limits.MaxStringBytes)}, false
 	}
-	ev.Type = unsafe.String(&buf[0], n1)
-	ev.UserID = unsafe.String(&buf[n1], n2-n1)
-	if len(buf) > n2 {
-		ev.Metadata = Metadata(unsafe.String(&buf[n2], len(buf)-n2))
-	}
+	ev.Type, ev.UserID, ev.Metadata = splitStrings(buf, n1, n2-n1)
 	return ev, nil, false
+}
+
+// splitStrings cuts the one buffer of an event into its type (the first n1
+// bytes), user (the next n2) and metadata (the rest), without copying.
+func splitStrings(buf []byte, n1, n2 int) (typ, user string, md Metadata) {
+	typ = unsafe.String(&buf[0], n1)
+	user = unsafe.String(&buf[n1], n2)
+	if len(buf) > n1+n2 {
+		md = Metadata(unsafe.String(&buf[n1+n2], len(buf)-n1-n2))
+	}
+	return typ, user, md
 }
 
 func tooLong(n, limit int) string {
@@ -633,27 +655,31 @@ func (d *Decoder) metadata(s *scanner) (str, string, *syntaxError) {
 // zeros). Anything else is left to netip.ParseAddr.
 func parseIPv4(b []byte) (netip.Addr, bool) {
 	var ip [4]byte
-	field, digits, val := 0, 0, 0
-	for i := 0; i <= len(b); i++ {
-		if i == len(b) || b[i] == '.' {
-			if digits == 0 || field > 3 {
+	i := 0
+	for f := range ip {
+		if f > 0 {
+			if i >= len(b) || b[i] != '.' {
 				return netip.Addr{}, false
 			}
-			ip[field] = byte(val)
-			field, digits, val = field+1, 0, 0
-			continue
+			i++
 		}
-		c := b[i]
-		if c < '0' || c > '9' || (digits == 1 && val == 0) { // a digit after a leading zero
+		if i >= len(b) || b[i]-'0' > 9 {
 			return netip.Addr{}, false
 		}
-		val = val*10 + int(c-'0')
-		digits++
-		if val > 255 {
-			return netip.Addr{}, false
+		v := uint(b[i] - '0')
+		i++
+		if v != 0 { // a field that starts with 0 is just "0"
+			for n := 1; n < 3 && i < len(b) && b[i]-'0' <= 9; n++ {
+				v = v*10 + uint(b[i]-'0')
+				i++
+			}
+			if v > 255 {
+				return netip.Addr{}, false
+			}
 		}
+		ip[f] = byte(v)
 	}
-	if field != 4 {
+	if i != len(b) {
 		return netip.Addr{}, false
 	}
 	return netip.AddrFrom4(ip), true

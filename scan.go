@@ -55,7 +55,15 @@ func (s *scanner) skipSpace() {
 }
 
 // peek returns the next non-space byte without consuming it, or 0 at the end.
+// It is small enough to be inlined; spaces take the slow path.
 func (s *scanner) peek() byte {
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return s.data[s.pos]
+	}
+	return s.peekSpace()
+}
+
+func (s *scanner) peekSpace() byte {
 	s.skipSpace()
 	if s.pos < len(s.data) {
 		return s.data[s.pos]

@@ -30,8 +30,10 @@ go vet ./...
 step "go test -race (unit and integration)"
 go test -race -count=1 -timeout 30m ./...
 
-step "fuzz: FuzzDecode for ${RDR_FUZZTIME:-30s} (minimizing new inputs at most 2 s each)"
-go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime "${RDR_FUZZTIME:-30s}" -fuzzminimizetime 2s .
+for target in FuzzDecode FuzzFastPath; do
+	step "fuzz: $target for ${RDR_FUZZTIME:-30s} (minimizing new inputs at most 2 s each)"
+	go test -run '^$' -fuzz "^$target\$" -fuzztime "${RDR_FUZZTIME:-30s}" -fuzzminimizetime 2s .
+done
 
 step "rule tester: the default rule set against its test file"
 go run ./cmd/rdr-rules test anomaly/rules/default.yaml anomaly/rules/default_test.yaml
