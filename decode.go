@@ -62,8 +62,7 @@ func (d *Decoder) decodeEvent(data []byte, now time.Time) (Event, error) {
 	if len(data) > d.limits.MaxEventBytes {
 		return Event{}, &InvalidEventError{Reason: tooLarge("event", len(data), d.limits.MaxEventBytes)}
 	}
-	var ev Event
-	if end, ok := d.decodeFast(data, 0, now, &ev); ok && onlySpace(data[end:]) {
+	if ev, end, ok := d.decodeFast(data, 0, now); ok && onlySpace(data[end:]) {
 		return ev, nil
 	}
 	s := scanner{data: data}
@@ -156,8 +155,8 @@ func (d *Decoder) array(s *scanner, now time.Time, yield func(Event, error) bool
 		}
 		var ev Event
 		var err error
-		if end, ok := d.decodeFast(s.data, start, now, &ev); ok {
-			s.pos = end
+		if fev, end, ok := d.decodeFast(s.data, start, now); ok {
+			ev, s.pos = fev, end
 		} else if s.peek() == '{' {
 			var ierr *InvalidEventError
 			var malformed bool

@@ -19,13 +19,13 @@ import (
 // requiredFields are the fields an event must have.
 const requiredFields = seenTimestamp | seenEventType | seenUserID | seenSeverity
 
-// decodeFast decodes the object that starts at data[start] into ev and
-// returns the index just after it. ok is false when the object is not in
-// the plain shape or is not a valid event; ev is then left as it was.
-func (d *Decoder) decodeFast(data []byte, start int, now time.Time, ev *Event) (end int, ok bool) {
+// decodeFast decodes the object that starts at data[start] and returns the
+// event and the index just after it. ok is false when the object is not in
+// the plain shape or is not a valid event.
+func (d *Decoder) decodeFast(data []byte, start int, now time.Time) (ev Event, end int, ok bool) {
 	i := start
 	if i >= len(data) || data[i] != '{' {
-		return 0, false
+		return Event{}, 0, false
 	}
 	i++
 	var (
@@ -38,30 +38,30 @@ func (d *Decoder) decodeFast(data []byte, start int, now time.Time, ev *Event) (
 	for {
 		bit, n := fastKey(data, i)
 		if bit == 0 || seen&bit != 0 {
-			return 0, false
+			return Event{}, 0, false
 		}
 		seen |= bit
 		i += n
 		if i >= len(data) {
-			return 0, false
+			return Event{}, 0, false
 		}
 		switch bit {
 		case seenTimestamp:
 			if data[i] == '"' {
 				j := plainEnd(data, i+1)
 				if j >= len(data) || data[j] != '"' {
-					return 0, false
+					return Event{}, 0, false
 				}
 				var ok bool
 				if t, ok = parseRFC3339(data[i+1 : j]); !ok {
-					return 0, false
+					return Event{}, 0, false
 				}
 				i = j + 1
 				break
 			}
 			// Epoch milliseconds: plain digits, no sign, fraction or exponent.
 			if data[i] < '1' || data[i] > '9' {
-				return 0, false
+				return Event{}, 0, false
 			}
 			ms := int64(0)
 			j := i
@@ -69,13 +69,13 @@ func (d *Decoder) decodeFast(data []byte, start int, now time.Time, ev *Event) (
 				ms = ms*10 + int64(data[j]-'0')
 			}
 			if ms > maxEpochMillis || j >= len(data) || (data[j] != ',' && data[j] != '}') {
-				return 0, false
+				return Event{}, 0, false
 			}
 			t, i = time.UnixMilli(ms).UTC(), j
 		case seenEventType, seenUserID:
 			v, ok := fastString(data, i)
 			if !ok || v.len() == 0 || v.len() > d.limits.MaxStringBytes {
-				return 0, false
+				return Event{}, 0, false
 			}
 			if bit == seenEventType {
 				typ = v
@@ -86,25 +86,25 @@ func (d *Decoder) decodeFast(data []byte, start int, now time.Time, ev *Event) (
 		case seenIPAddress:
 			v, ok := fastString(data, i)
 			if !ok {
-				return 0, false
+				return Event{}, 0, false
 			}
 			if ip, ok = parseIPv4(data[v.start:v.end]); !ok {
-				return 0, false
+				return Event{}, 0, false
 			}
 			i = v.end + 1
 		case seenSeverity:
 			v, ok := fastString(data, i)
 			if !ok {
-				return 0, false
+				return Event{}, 0, false
 			}
 			if sev, ok = parseSeverity(data[v.start:v.end]); !ok {
-				return 0, false
+				return Event{}, 0, false
 			}
 			i = v.end + 1
 		case seenMetadata:
 			j, ok := fastMetadata(data, i)
 			if !ok || j-i > d.limits.MaxMetadataBytes {
-				return 0, false
+				return Event{}, 0, false
 			}
 			if j-i > 2 { // not {}
 				md = str{start: i, end: j}
@@ -112,30 +112,29 @@ func (d *Decoder) decodeFast(data []byte, start int, now time.Time, ev *Event) (
 			i = j
 		}
 		if i >= len(data) {
-			return 0, false
+			return Event{}, 0, false
 		}
 		if data[i] == ',' {
 			i++
 			continue
 		}
 		if data[i] != '}' {
-			return 0, false
+			return Event{}, 0, false
 		}
 		i++
 		break
 	}
-	if seen&requiredFields != requiredFields || i-start > d.limits.MaxEventBytes ||
-		d.checkTime(t, now) != "" {
-		return 0, false
+	if seen&requiredFields != requiredFields || i-start > d.limits.MaxEventBytes || !d.timeOK(t, now) {
+		return Event{}, 0, false
 	}
 	// One allocation holds every string of the event.
 	buf := make([]byte, 0, typ.len()+user.len()+md.len())
 	buf = append(buf, data[typ.start:typ.end]...)
 	buf = append(buf, data[user.start:user.end]...)
 	buf = append(buf, data[md.start:md.end]...)
-	*ev = Event{Time: t, IP: ip, Severity: sev}
+	ev = Event{Time: t, IP: ip, Severity: sev}
 	ev.Type, ev.UserID, ev.Metadata = splitStrings(buf, typ.len(), user.len())
-	return i, true
+	return ev, i, true
 }
 
 // fastKey reads a known field name and its colon, `"timestamp":` and the
@@ -266,4 +265,20 @@ func fastMetadata(data []byte, i int) (int, bool) {
 			return 0, false
 		}
 	}
+}
+
+// timeOK is checkTime(t, now) == "", but first tries whole Unix seconds,
+// which settles every timestamp more than a second or two inside the
+// limits; only those near a limit take the exact comparison.
+func (d *Decoder) timeOK(t, now time.Time) bool {
+	ts, ns := t.Unix(), now.Unix()
+	// t lies in [ts, ts+1) and now in [ns, ns+1). With F and P the whole
+	// seconds in MaxFuture and MaxPast (rounded down):
+	// t < ts+1 <= ns+F <= now+MaxFuture when ts <= ns+F-1, and
+	// t >= ts >= ns+1-P > now-MaxPast when ts >= ns+1-P.
+	if (d.limits.MaxFuture < 0 || ts <= ns+int64(d.limits.MaxFuture/time.Second)-1) &&
+		(d.limits.MaxPast < 0 || ts >= ns+1-int64(d.limits.MaxPast/time.Second)) {
+		return true
+	}
+	return d.checkTime(t, now) == ""
 }

@@ -29,14 +29,13 @@ func fastDecoders(t testing.TB) []*Decoder {
 
 // checkFastPath decodes data with the fast path and, where it accepts, with
 // the general path too: both must give the same event and stop at the same
-// byte. Where the fast path declines, ev must be untouched.
+// byte. Where the fast path declines, it returns the zero Event.
 func checkFastPath(t testing.TB, d *Decoder, data []byte) bool {
 	t.Helper()
-	var fast Event
-	end, ok := d.decodeFast(data, 0, fastNow, &fast)
+	fast, end, ok := d.decodeFast(data, 0, fastNow)
 	if !ok {
 		if fast != (Event{}) {
-			t.Fatalf("declined %q but wrote %+v", data, fast)
+			t.Fatalf("declined %q but returned %+v", data, fast)
 		}
 		return false
 	}
@@ -155,4 +154,32 @@ func TestPlainEnd(t *testing.T) {
 			}
 		}
 	}
+}
+
+// timeOK's shortcut in whole seconds must agree with checkTime to the
+// nanosecond, next to each limit and for limits that are not whole seconds.
+func TestTimeOKAgreesWithCheckTime(t *testing.T) {
+	nows := []time.Time{fastNow, fastNow.Add(999_999_999), time.Unix(-5, 1).UTC(), time.Unix(0, 0).UTC()}
+	limits := []time.Duration{-1, time.Nanosecond, time.Second - 1, time.Second, time.Second + 1, 90*time.Second + 500*time.Millisecond, time.Hour}
+	steps := []time.Duration{0, 1, -1, 2, -2, time.Millisecond, -time.Millisecond, time.Second - 1, -(time.Second - 1),
+		time.Second, -time.Second, time.Second + 1, -(time.Second + 1), 3 * time.Second / 2, -3 * time.Second / 2}
+	n := 0
+	for _, now := range nows {
+		for _, future := range limits {
+			for _, past := range limits {
+				d := &Decoder{limits: Limits{MaxFuture: future, MaxPast: past}}
+				for _, edge := range []time.Time{now, now.Add(max(future, 0)), now.Add(-max(past, 0))} {
+					for _, step := range steps {
+						ts := edge.Add(step)
+						want := d.checkTime(ts, now) == ""
+						if got := d.timeOK(ts, now); got != want {
+							t.Fatalf("now %v, future %v, past %v, t %v: timeOK %v, checkTime says %v", now, future, past, ts, got, want)
+						}
+						n++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d cases", n)
 }

@@ -7,24 +7,15 @@ import "time"
 // dropped, as time.Parse does; 'T' may also be 't' or a space, and 'Z' may
 // be 'z'. It does not allocate.
 func parseRFC3339(b []byte) (time.Time, bool) {
-	if len(b) < len("2006-01-02T15:04:05Z") {
+	if len(b) < len("2006-01-02T15:04:05Z") ||
+		b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' ||
+		(b[10] != 'T' && b[10] != 't' && b[10] != ' ') {
 		return time.Time{}, false
 	}
-	num := func(i, n int) int {
-		v := 0
-		for _, c := range b[i : i+n] {
-			if c < '0' || c > '9' {
-				return -1
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v
-	}
-	year, month, day := num(0, 4), num(5, 2), num(8, 2)
-	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
-	if b[4] != '-' || b[7] != '-' || b[13] != ':' || b[16] != ':' ||
-		(b[10] != 'T' && b[10] != 't' && b[10] != ' ') ||
-		year < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+	century, yy, month, day := digits2(b, 0), digits2(b, 2), digits2(b, 5), digits2(b, 8)
+	hour, minute, sec := digits2(b, 11), digits2(b, 14), digits2(b, 17)
+	year := century*100 + yy
+	if century < 0 || yy < 0 || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
 		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
 		return time.Time{}, false
 	}
@@ -33,7 +24,7 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 	if b[i] == '.' || b[i] == ',' {
 		i++
 		digits := 0
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		for i < len(b) && b[i]-'0' <= 9 {
 			if digits < 9 {
 				nsec = nsec*10 + int(b[i]-'0')
 			}
@@ -58,7 +49,7 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 		if len(b)-i != 6 || b[i+3] != ':' {
 			return time.Time{}, false
 		}
-		oh, om := num(i+1, 2), num(i+4, 2)
+		oh, om := digits2(b, i+1), digits2(b, i+4)
 		if oh < 0 || oh > 23 || om < 0 || om > 59 {
 			return time.Time{}, false
 		}
@@ -75,6 +66,16 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 	}
 	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec) - int64(offset)
 	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// digits2 is the number written by the two decimal digits at b[i:i+2], or
+// -1 if they are not both digits.
+func digits2(b []byte, i int) int {
+	hi, lo := b[i]-'0', b[i+1]-'0'
+	if hi > 9 || lo > 9 {
+		return -1
+	}
+	return int(hi)*10 + int(lo)
 }
 
 // daysFromCivil is the number of days from 1970-01-01 to the given date in
