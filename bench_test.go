@@ -2,6 +2,8 @@ package rdr_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -26,6 +28,67 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		}
 		sinkEvent = ev
 	}
+}
+
+// BenchmarkDecodeEventGeneral decodes the same event written with spaces,
+// which the fast path leaves to the general one.
+func BenchmarkDecodeEventGeneral(b *testing.B) {
+	spaced := []byte(`{ "timestamp": "2026-11-26T10:00:00.123Z", "eventType": "login_failed", "userId": "u-1842", "ipAddress": "203.0.113.7", "severity": "high", "metadata": { "app": "vpn", "country": "DE" } }`)
+	dec, err := rdr.NewDecoder(rdr.DecoderConfig{Clock: rdr.NewFakeClock(time.Date(2026, 11, 26, 10, 0, 1, 0, time.UTC))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(spaced)))
+	for b.Loop() {
+		ev, err := dec.DecodeEvent(spaced)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sinkEvent = ev
+	}
+}
+
+// BenchmarkDecodeBatch decodes a JSON array of 1,000 varied events, the
+// way the pipeline reads a Kafka record, and reports the time per event.
+func BenchmarkDecodeBatch(b *testing.B) {
+	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	types := []string{"login", "login_failed", "file_access", "privilege_change", "logout"}
+	batch := []byte{'['}
+	for i := range 1000 {
+		if i > 0 {
+			batch = append(batch, ',')
+		}
+		batch = rdr.AppendJSON(batch, rdr.Event{
+			Time:     start.Add(time.Duration(i) * time.Millisecond),
+			Type:     types[i%len(types)],
+			UserID:   fmt.Sprintf("u-%d", i*7919%5000),
+			IP:       netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}),
+			Severity: rdr.Severity(i%4) + rdr.SeverityLow,
+			Metadata: rdr.MakeMetadata("app", "vpn", "host", fmt.Sprintf("h%d", i%50)),
+		})
+	}
+	batch = append(batch, ']')
+	dec, err := rdr.NewDecoder(rdr.DecoderConfig{Clock: rdr.NewFakeClock(start.Add(time.Second))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(batch)))
+	for b.Loop() {
+		n := 0
+		for ev, err := range dec.Events(batch) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			sinkEvent = ev
+			n++
+		}
+		if n != 1000 {
+			b.Fatalf("decoded %d events, want 1000", n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/event")
 }
 
 // stdlibEvent is the plain encoding/json equivalent of rdr.Event.
