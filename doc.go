@@ -26,6 +26,11 @@
 // Use [AppendJSON] (or [Event.MarshalJSON]) to write an event back out in the
 // same format.
 //
+// Any valid JSON spelling is accepted, but the compact one that AppendJSON
+// writes — no spaces, no escapes, the known fields, metadata a flat object of
+// strings, an IPv4 address — takes a fast path about twice as fast as the
+// general one. Producers that care about throughput should write that.
+//
 // # Time
 //
 // Components never call time.Now themselves; they take a [Clock]. Use
