@@ -72,6 +72,9 @@ type Processor struct {
 	engine     *anomaly.Engine
 	sampled    map[int64]int // events sent to the hub per window start
 	openAlerts map[string]struct{}
+	turns      uint64 // turns handed out by takeTurn
+
+	order turnstile // emits with ordered outputs go in the order of their turns
 
 	lastInput  atomic.Int64   // wall-clock Unix ns of the last input message
 	registered atomic.Bool    // Config.Partitions are registered as watermark sources
@@ -157,6 +160,7 @@ func New(cfg Config) (*Processor, error) {
 		openAlerts: map[string]struct{}{},
 		runDone:    make(chan struct{}),
 	}
+	p.order.cond.L = &p.order.mu
 	p.met = newPromMetrics(p)
 	if cfg.Registerer != nil {
 		if err := p.met.register(cfg.Registerer, router); err != nil {
@@ -260,9 +264,10 @@ func (p *Processor) shutdown() error {
 		var out outputs
 		p.mu.Lock()
 		p.windows.Flush(func(r window.Result[struct{}, *aggregate.Set]) { p.collectWindow(&out, r) })
+		turn := p.takeTurn(&out)
 		p.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.CloseTimeout)
-		p.emit(ctx, out)
+		p.emitInTurn(ctx, out, turn)
 		cancel()
 		for _, s := range p.cfg.Sinks {
 			if err := s.Close(); err != nil {
@@ -343,8 +348,9 @@ func (p *Processor) handle(msg *message.Message) error {
 		p.watermarks.Observe(source, newest)
 	}
 	p.advance(&out)
+	turn := p.takeTurn(&out)
 	p.mu.Unlock()
-	p.emit(ctx, out)
+	p.emitInTurn(ctx, out, turn)
 	return nil
 }
 
@@ -360,8 +366,9 @@ func (p *Processor) tick(ctx context.Context) {
 	} else {
 		p.advance(&out)
 	}
+	turn := p.takeTurn(&out)
 	p.mu.Unlock()
-	p.emit(ctx, out)
+	p.emitInTurn(ctx, out, turn)
 }
 
 // advance fires what the watermark allows. p.mu must be held.
@@ -435,6 +442,53 @@ func (p *Processor) sample(out *outputs, ev rdr.Event) {
 	}
 	p.sampled[start]++
 	out.sample = append(out.sample, ev)
+}
+
+// Handlers collect their outputs under p.mu but emit them after releasing
+// it, so that one can emit while the next applies. Outputs whose order
+// matters — window results (an update replaces the result before it, in
+// the sinks and the global view), alerts (resolved after firing) and live
+// metrics — are emitted in the order they were collected: each such output
+// takes a turn under p.mu and waits for the turns before it. Dead letters,
+// late events and samples need no order and do not wait.
+
+// turnstile lets emits through in the order of their turns.
+type turnstile struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	next uint64 // the turn allowed through now
+}
+
+// noTurn marks outputs that need no order.
+const noTurn = ^uint64(0)
+
+// takeTurn returns out's turn, or noTurn. p.mu must be held.
+func (p *Processor) takeTurn(out *outputs) uint64 {
+	if len(out.windows)+len(out.alerts)+len(out.live)+len(out.partials) == 0 {
+		return noTurn
+	}
+	p.turns++
+	return p.turns - 1
+}
+
+// emitInTurn emits out once every earlier turn has been emitted.
+func (p *Processor) emitInTurn(ctx context.Context, out outputs, turn uint64) {
+	if turn == noTurn {
+		p.emit(ctx, out)
+		return
+	}
+	p.order.mu.Lock()
+	for p.order.next != turn {
+		p.order.cond.Wait()
+	}
+	p.order.mu.Unlock()
+	defer func() {
+		p.order.mu.Lock()
+		p.order.next++
+		p.order.cond.Broadcast()
+		p.order.mu.Unlock()
+	}()
+	p.emit(ctx, out)
 }
 
 // emit sends what one message produced to the sinks, the hub and the

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,4 +298,89 @@ func TestProcessorLiveMetrics(t *testing.T) {
 	assert.Equal(t, uint64(3), second.ActiveUsers)      // a, b and c
 	assert.Equal(t, uint64(5), second.TotalEvents)      // all applied so far, since the start
 	assert.Len(t, hub.get(pipeline.TopicEvents), 2+1+1) // [0,1) capped at 2 of its 3, then 1 and 1
+}
+
+// burstSubscriber hands every published message to the router at once,
+// without waiting for acks, as a Kafka subscriber does across partitions:
+// the router then runs their handlers concurrently.
+type burstSubscriber struct {
+	ch   chan *message.Message
+	once sync.Once
+}
+
+func (s *burstSubscriber) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	return s.ch, nil
+}
+
+func (s *burstSubscriber) Close() error {
+	s.once.Do(func() { close(s.ch) })
+	return nil
+}
+
+// gatedSink holds its first window write until the gate opens, and records
+// each write when it completes.
+type gatedSink struct {
+	recorder
+	gate   chan struct{}
+	passed atomic.Bool
+}
+
+func (g *gatedSink) WriteWindow(ctx context.Context, w sink.WindowResult) error {
+	if g.passed.CompareAndSwap(false, true) {
+		<-g.gate
+	}
+	return g.recorder.WriteWindow(ctx, w)
+}
+
+// A window's late update must reach the sinks after the result it
+// replaces, even when the handler that fired the first result is still
+// emitting it while another handler fires the update: InfluxDB keeps the
+// last point written for a window, so the other order loses the late
+// events.
+func TestProcessorEmitsWindowResultsInOrder(t *testing.T) {
+	sub := &burstSubscriber{ch: make(chan *message.Message, 2)}
+	outputs := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
+	t.Cleanup(func() { _ = outputs.Close() })
+	gs := &gatedSink{gate: make(chan struct{})}
+	proc, err := pipeline.New(pipeline.Config{
+		Subscriber: sub, Publisher: outputs, Sinks: []sink.Sink{gs},
+		AllowedLateness: 10 * time.Second, Clock: rdr.NewFakeClock(t0.Add(5 * time.Minute)),
+		DrainDelay: time.Millisecond, Tick: time.Hour,
+	})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- proc.Run(context.Background()) }()
+	<-proc.Running()
+
+	// The first message fires [0s,1s) with one event; its emit blocks in
+	// the sink. The second brings a late event for that window: an update.
+	sub.ch <- message.NewMessage("1", []byte("["+event(100*time.Millisecond, "login", "a")+","+event(2500*time.Millisecond, "login", "b")+"]"))
+	waitStats(t, proc, func(s pipeline.Stats) bool { return s.Windows == 1 })
+	sub.ch <- message.NewMessage("2", []byte(event(200*time.Millisecond, "login", "c")))
+	waitStats(t, proc, func(s pipeline.Stats) bool { return s.Updates == 1 })
+	// Give the second handler time to write, were it allowed to overtake.
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for len(gs.counts()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(gs.gate)
+	require.NoError(t, proc.Close())
+	require.NoError(t, <-done)
+
+	assert.Equal(t, []windowCount{
+		{"10:00:00.000", "10:00:01.000", 1, false},
+		{"10:00:00.000", "10:00:01.000", 2, true},
+		{"10:00:02.000", "10:00:03.000", 1, false},
+	}, gs.counts())
+}
+
+func waitStats(t *testing.T, p *pipeline.Processor, cond func(pipeline.Stats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond(p.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats never got there: %+v", p.Stats())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
