@@ -59,6 +59,10 @@ const (
 //
 // State is guarded by one mutex taken once per message, so messages of
 // several partitions are handled concurrently but applied one at a time.
+// Window results, alerts and live metrics reach the sinks, the hub and the
+// publisher in the order they were produced (a window's update after its
+// first result, a resolved alert after its firing), whichever handler
+// produced them.
 type Processor struct {
 	cfg    Config
 	router *message.Router
