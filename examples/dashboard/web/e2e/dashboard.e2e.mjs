@@ -23,7 +23,7 @@ const SCREENSHOT = path.join(HERE, 'screenshot.png');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TOKEN = process.env.E2E_TOKEN || '';
 const ALERT_MS = Number(process.env.E2E_ALERT_MS || 2000);
-const TOTAL_CHECKS = 5;
+const TOTAL_CHECKS = 6;
 const WATCHDOG_MS = 8 * 60_000; // build + run, hard upper bound
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -135,20 +135,28 @@ async function startServer() {
   await run('go', ['build', '-o', bin, './examples/dashboard'], { cwd: root }, 5 * 60_000);
   log(`# built in ${Date.now() - t0} ms`);
   const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
-  server = spawn(bin, ['-addr', addr], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  serverBin = bin;
+  serverAddr = `127.0.0.1:${port}`;
+  const base = await spawnServer();
+  log(`# server ready on ${serverAddr} after ${Date.now() - t0} ms (incl. build)`);
+  return base;
+}
+
+let serverBin = null;
+let serverAddr = null;
+
+// spawnServer runs the built binary on serverAddr and waits until it is ready.
+async function spawnServer() {
+  server = spawn(serverBin, ['-addr', serverAddr], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', remember);
   server.stderr.on('data', remember);
-  const base = `http://${addr}`;
+  const base = `http://${serverAddr}`;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (server.exitCode !== null) throw new Error(`server exited early with code ${server.exitCode}`);
     try {
       const res = await withTimeout(fetch(`${base}/readyz`), 2000, 'readyz');
-      if (res.status === 200) {
-        log(`# server ready on ${addr} after ${Date.now() - t0} ms (incl. build)`);
-        return base;
-      }
+      if (res.status === 200) return base;
     } catch {
       // not listening yet
     }
@@ -253,9 +261,9 @@ async function main() {
       return `total ${t1} → ${t2}, eps ${e1} → ${e2}`;
     });
 
-    const victim = `e2e-victim-${Math.random().toString(36).slice(2, 10)}`;
-    let alertId = null;
-    await check(`injected brute force on ${victim} shows as an alert row within ${ALERT_MS} ms`, async () => {
+    // POSTs a brute force on victim and returns the alert row's id and how
+    // long after the POST the row became visible.
+    const bruteForce = async (victim) => {
       const now = new Date().toISOString();
       const events = Array.from({ length: 8 }, (_, i) => ({
         timestamp: now,
@@ -277,10 +285,18 @@ async function main() {
       const row = page.locator('[data-testid=alert-row]', { hasText: victim }).first();
       await row.waitFor({ timeout: Math.max(10_000, ALERT_MS) });
       const ms = Date.now() - t0;
-      alertId = await row.getAttribute('data-alert-id');
-      log(`# alert latency: ${ms} ms (POST → row visible), id ${alertId}`);
-      if (!alertId) throw new Error('alert row has no data-alert-id');
+      const id = await row.getAttribute('data-alert-id');
+      log(`# alert latency: ${ms} ms (POST → row visible), id ${id}`);
+      if (!id) throw new Error('alert row has no data-alert-id');
       if (ms > ALERT_MS) throw new Error(`alert row appeared after ${ms} ms (> ${ALERT_MS} ms)`);
+      return { id, ms };
+    };
+
+    const victim = `e2e-victim-${Math.random().toString(36).slice(2, 10)}`;
+    let alertId = null;
+    await check(`injected brute force on ${victim} shows as an alert row within ${ALERT_MS} ms`, async () => {
+      const { id, ms } = await bruteForce(victim);
+      alertId = id;
       return `${ms} ms`;
     });
 
@@ -308,6 +324,25 @@ async function main() {
       log(`# screenshot: ${SCREENSHOT}`);
       return `${Math.round(size / 1024)} KiB`;
     });
+    await check('server restart: the badge leaves connected, reconnects, and live data flows again', async () => {
+      if (process.env.E2E_BASE_URL) return 'skipped: the server is not ours to restart';
+      const badge = page.locator('[data-testid=connection-badge]');
+      const t0 = Date.now();
+      await stopServer();
+      await page.locator('[data-testid=connection-badge]:not([data-status=connected])').waitFor({ timeout: 10_000 });
+      const down = (await badge.getAttribute('data-status')) ?? '';
+      const tDown = Date.now() - t0;
+      await spawnServer();
+      const tUp = Date.now() - t0;
+      await badge.and(page.locator('[data-status=connected]')).waitFor({ timeout: 30_000 });
+      const tBack = Date.now() - t0;
+      // The new process starts from nothing: new events must reach the page
+      // over the new connection, alerts included.
+      const again = `e2e-victim-${Math.random().toString(36).slice(2, 10)}`;
+      const { ms } = await bruteForce(again);
+      return `badge "${down}" after ${tDown} ms, server up at ${tUp} ms, connected at ${tBack} ms, new alert in ${ms} ms`;
+    });
+
   } catch (e) {
     failedAny = true;
     log(`# aborted: ${e.message}`);
