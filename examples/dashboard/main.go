@@ -295,7 +295,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	a := &api{
 		metrics: metrics,
 		dec:     dec, proc: proc, alerts: book, history: history, ingest: pub,
-		topic: o.topic, dlqTopic: o.topic + ".dlq", maxBody: o.maxBody, clock: clock, window: time.Second,
+		topic: o.topic, partitions: partitions, dlqTopic: o.topic + ".dlq", maxBody: o.maxBody, clock: clock, window: time.Second,
 		ready: func() bool {
 			select {
 			case <-proc.Running():

@@ -27,7 +27,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/coder/websocket"
@@ -37,6 +36,7 @@ import (
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
 	"github.com/rdr-go/rdr/broadcast"
+	"github.com/rdr-go/rdr/examples/internal/kafkatest"
 	"github.com/rdr-go/rdr/examples/internal/traffic"
 	"github.com/rdr-go/rdr/pipeline"
 	"github.com/rdr-go/rdr/sink"
@@ -94,40 +94,6 @@ func (e *env) influxQL(t *testing.T, stmt string) {
 	var body bytes.Buffer
 	_, _ = body.ReadFrom(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", stmt, body.String())
-}
-
-// waitAssigned waits until consumer group group is stable with n members,
-// each with partitions of the input topic: from then on nothing is
-// rebalanced while the test produces.
-func waitAssigned(t *testing.T, e *env, group string, n int) {
-	t.Helper()
-	sc := sarama.NewConfig()
-	sc.Version = sarama.V3_6_0_0
-	admin, err := sarama.NewClusterAdmin(e.brokers, sc)
-	require.NoError(t, err)
-	defer admin.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		groups, err := admin.DescribeConsumerGroups([]string{group})
-		require.NoError(t, err)
-		assigned := 0
-		if len(groups) == 1 && groups[0].State == "Stable" {
-			for _, m := range groups[0].Members {
-				if a, err := m.GetMemberAssignment(); err == nil && len(a.Topics[e.topic]) > 0 {
-					assigned++
-				}
-			}
-		}
-		if assigned == n {
-			return
-		}
-		if len(groups) == 1 {
-			last = fmt.Sprintf("state %s, %d members, %d assigned", groups[0].State, len(groups[0].Members), assigned)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("consumer group %s: want %d members with partitions, have %s", group, n, last)
 }
 
 // sent is what the generator sent: every record in order, and the
@@ -597,7 +563,7 @@ func TestEndToEnd(t *testing.T) {
 		c.DisableIdleAdvance = true
 		c.IdleTimeout = time.Minute
 	})
-	waitAssigned(t, e, group, 1)
+	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 1)
 
 	cfg, span := e2eTraffic()
 	s := produce(t, e, cfg, span, in)
@@ -728,7 +694,7 @@ func TestRestartLosesAndDoublesNothing(t *testing.T) {
 	e := newEnv(t, 6)
 	group := "rdr-e2e-" + e.topic
 	a := startProcessor(t, e, group, "restart-a", nil)
-	waitAssigned(t, e, group, 1)
+	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 1)
 	wait := produceLive(t, e, liveTraffic(7), 10*time.Second)
 
 	// Stop A gracefully in the middle of the stream, and start B in its
@@ -748,7 +714,7 @@ func TestScaleOut(t *testing.T) {
 	group := "rdr-e2e-" + e.topic
 	a := startProcessor(t, e, group, "scale-a", nil)
 	b := startProcessor(t, e, group, "scale-b", nil)
-	waitAssigned(t, e, group, 2)
+	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 2)
 	s := produceLive(t, e, liveTraffic(8), 8*time.Second)()
 	waitApplied(t, uint64(len(s.records)), 30*time.Second, a, b)
 	a.close(t)
@@ -761,7 +727,7 @@ func TestScaleOutWhileConsuming(t *testing.T) {
 	e := newEnv(t, 6)
 	group := "rdr-e2e-" + e.topic
 	a := startProcessor(t, e, group, "join-a", nil)
-	waitAssigned(t, e, group, 1)
+	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 1)
 	wait := produceLive(t, e, liveTraffic(9), 10*time.Second)
 
 	// B joins the group while A is busy: the partitions are rebalanced
