@@ -106,9 +106,10 @@ func TestMetadataLookupDoesNotAllocate(t *testing.T) {
 }
 
 func TestSeverity(t *testing.T) {
-	for _, name := range []string{"low", "Medium", "HIGH", "critical"} {
+	for i, name := range []string{"low", "Medium", "HIGH", "critical"} {
 		s, err := rdr.ParseSeverity(name)
 		require.NoError(t, err)
+		assert.Equal(t, rdr.SeverityLow+rdr.Severity(i), s, name)
 		text, err := s.MarshalText()
 		require.NoError(t, err)
 		var back rdr.Severity
@@ -118,6 +119,10 @@ func TestSeverity(t *testing.T) {
 	assert.True(t, rdr.SeverityLow < rdr.SeverityMedium && rdr.SeverityHigh < rdr.SeverityCritical)
 	_, err := rdr.ParseSeverity("urgent")
 	assert.EqualError(t, err, `rdr: unknown severity "urgent" (want low, medium, high or critical)`)
+	for _, name := range []string{"", "lo", "lox", "hihg", "criticaL ", "mediun", "critica1", "info"} {
+		_, err := rdr.ParseSeverity(name)
+		assert.Error(t, err, name)
+	}
 	assert.Equal(t, "Severity(9)", rdr.Severity(9).String())
 	assert.False(t, rdr.Severity(0).Valid())
 }

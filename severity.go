@@ -45,13 +45,25 @@ func ParseSeverity(name string) (Severity, error) {
 
 // parseSeverity is the allocation-free core of ParseSeverity, generic so the
 // decoder can call it on the bytes it is scanning.
+// The four names differ in length, so the length picks the one candidate.
 func parseSeverity[T string | []byte](name T) (Severity, bool) {
-	for s := SeverityLow; s <= SeverityCritical; s++ {
-		if equalFoldASCII(name, severityNames[s]) {
-			return s, true
-		}
+	var s Severity
+	switch len(name) {
+	case len("low"):
+		s = SeverityLow
+	case len("medium"):
+		s = SeverityMedium
+	case len("high"):
+		s = SeverityHigh
+	case len("critical"):
+		s = SeverityCritical
+	default:
+		return 0, false
 	}
-	return 0, false
+	if !equalFoldASCII(name, severityNames[s]) {
+		return 0, false
+	}
+	return s, true
 }
 
 func equalFoldASCII[T string | []byte](a T, lower string) bool {
