@@ -133,6 +133,11 @@ func TestFakeClock(t *testing.T) {
 	assert.Equal(t, now.Add(time.Second), c.Advance(time.Second))
 	c.Set(now)
 	assert.Equal(t, now, c.Now())
+
+	var zero rdr.FakeClock // usable without NewFakeClock
+	assert.True(t, zero.Now().IsZero())
+	assert.Equal(t, time.Time{}.Add(time.Hour), zero.Advance(time.Hour))
+	assert.Equal(t, time.Time{}.Add(time.Hour), zero.Now())
 }
 
 // TestTimestampsAgreeWithTimeParse checks the hand-written RFC 3339 parser
