@@ -6,7 +6,8 @@
 // to keep recent ones in memory (the embedded mode, tests), [NewPublisher]
 // to send alerts to any Watermill publisher (a Kafka topic), and
 // [NewWebhook] to POST alerts to a URL. Optional abilities are small
-// interfaces found by type assertion: [Flusher] and [HistoryReader].
+// interfaces found by type assertion: [Flusher], [HistoryReader] and
+// [AlertReader].
 //
 // Every sink passes the conformance suite in package sinktest; a new sink
 // is done when it does too:

@@ -16,6 +16,7 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 
+	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
 )
 
@@ -434,6 +435,73 @@ func (s *Influx) History(ctx context.Context, q Query) (History, error) {
 	}
 	defer res.Close()
 	return readFlux(res, q, plan)
+}
+
+// RecentAlerts implements [AlertReader] with a Flux query of rdr_alerts.
+// Alerts are stored at their FirstSeen, so the query reads from since on.
+func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) ([]anomaly.Alert, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	// Event time may run ahead of the server's clock: read to well past now.
+	flux := fmt.Sprintf(`from(bucket: %s)
+  |> range(start: %s, stop: %s)
+  |> filter(fn: (r) => r._measurement == %s)
+  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
+  |> group()`, fluxString(s.cfg.Bucket), fluxTime(since), fluxTime(time.Now().Add(48*time.Hour)), fluxString(measAlerts))
+	res, err := s.queryAPI.Query(ctx, flux)
+	if err != nil {
+		return nil, fmt.Errorf("sink: influx alerts: %w", err)
+	}
+	defer res.Close()
+	var out []anomaly.Alert
+	for res.Next() {
+		a, err := alertFromRecord(res.Record().Values())
+		if err != nil {
+			return nil, fmt.Errorf("sink: influx alerts: %w", err)
+		}
+		a.FirstSeen = res.Record().Time()
+		out = append(out, a)
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("sink: influx alerts: %w", err)
+	}
+	sortAlerts(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// alertFromRecord reads back what appendAlert wrote, but FirstSeen.
+func alertFromRecord(v map[string]any) (anomaly.Alert, error) {
+	str := func(k string) string { s, _ := v[k].(string); return s }
+	num := func(k string) int64 { n, _ := v[k].(int64); return n }
+	flt := func(k string) float64 { f, _ := v[k].(float64); return f }
+	at := func(k string) time.Time {
+		if n := num(k); n != 0 {
+			return time.Unix(0, n).UTC()
+		}
+		return time.Time{}
+	}
+	a := anomaly.Alert{
+		ID: decodeTag(str(tagID)), Rule: decodeTag(str(tagRule)),
+		GroupBy: str("group_by"), Key: str("key"), Message: str("message"),
+		Count: num(fieldCount), LastSeen: at("last_seen"), ResolvedAt: at("resolved_at"),
+		RiskScore: flt("risk_score"), Threshold: flt("threshold"), Value: flt("value"),
+	}
+	sev, err := rdr.ParseSeverity(decodeTag(str(tagSeverity)))
+	if err != nil {
+		return anomaly.Alert{}, fmt.Errorf("alert %s: %w", a.ID, err)
+	}
+	a.Severity = sev
+	if err := a.Status.UnmarshalText([]byte(str("status"))); err != nil {
+		return anomaly.Alert{}, fmt.Errorf("alert %s: %w", a.ID, err)
+	}
+	return a, nil
 }
 
 // Close stops accepting writes, sends what is buffered (for at most

@@ -185,12 +185,7 @@ func (m *Memory) Alerts(limit int) []anomaly.Alert {
 	out := make([]anomaly.Alert, len(m.alerts))
 	copy(out, m.alerts)
 	m.mu.RUnlock()
-	slices.SortFunc(out, func(a, b anomaly.Alert) int {
-		if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+	sortAlerts(out)
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
@@ -198,6 +193,32 @@ func (m *Memory) Alerts(limit int) []anomaly.Alert {
 		out[i].Events = slices.Clone(out[i].Events)
 	}
 	return out
+}
+
+// sortAlerts orders alerts most recent FirstSeen first, ties by ID.
+func sortAlerts(alerts []anomaly.Alert) {
+	slices.SortFunc(alerts, func(a, b anomaly.Alert) int {
+		if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}
+
+// RecentAlerts implements [AlertReader].
+func (m *Memory) RecentAlerts(_ context.Context, since time.Time, limit int) ([]anomaly.Alert, error) {
+	all := m.Alerts(0)
+	n := 0
+	for _, a := range all {
+		if !a.FirstSeen.Before(since) {
+			all[n] = a
+			n++
+		}
+	}
+	if limit > 0 && n > limit {
+		n = limit
+	}
+	return all[:n], nil
 }
 
 // History answers q from the stored windows and alerts.

@@ -61,6 +61,17 @@ type HistoryReader interface {
 	History(ctx context.Context, q Query) (History, error)
 }
 
+// AlertReader is implemented by sinks that can list the alerts they stored
+// (the [Memory] store and the [Influx] sink), so that a restarted
+// dashboard shows the alerts of before the restart.
+type AlertReader interface {
+	// RecentAlerts returns up to limit alerts (all when limit ≤ 0) that
+	// first fired at or after since, the latest state of each, most recent
+	// FirstSeen first (ties by ID). Influx does not store contributing
+	// events: its alerts have no Events.
+	RecentAlerts(ctx context.Context, since time.Time, limit int) ([]anomaly.Alert, error)
+}
+
 // WindowResult is the result of one closed event-time window [Start, End),
 // for example one second. The pipeline writes one per window when it fires,
 // and again (Update true) when late events change it; every write carries

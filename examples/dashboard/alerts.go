@@ -73,6 +73,15 @@ func (b *alertBook) WriteAlert(_ context.Context, a anomaly.Alert) error {
 	return nil
 }
 
+// restore adds alerts stored before a restart, given newest first (as
+// sink.AlertReader returns them), without acknowledgements: those live in
+// the process.
+func (b *alertBook) restore(alerts []anomaly.Alert) {
+	for _, a := range slices.Backward(alerts) {
+		_ = b.WriteAlert(context.Background(), a)
+	}
+}
+
 func (b *alertBook) Close() error {
 	b.mu.Lock()
 	b.closed = true

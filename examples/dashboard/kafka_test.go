@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rdr-go/rdr/examples/internal/kafkatest"
+	"github.com/rdr-go/rdr/examples/internal/servicetest"
 	"github.com/rdr-go/rdr/pipeline"
 )
 
@@ -39,7 +39,7 @@ func TestKafkaGlobalViewAndLocalScope(t *testing.T) {
 	}
 	a := server(t, kafka("a"))
 	b := server(t, kafka("b"))
-	kafkatest.WaitAssigned(t, kc.Brokers, topic, topic, 2)
+	servicetest.WaitAssigned(t, kc.Brokers, topic, topic, 2)
 
 	// 600 events of 60 users, a second or two old; each user's events go
 	// to one partition, so each user is counted by one processor.

@@ -160,6 +160,10 @@ func main() {
 	}
 }
 
+// alertLookback is how far back a starting dashboard loads alerts (by when
+// they first fired) from InfluxDB.
+const alertLookback = 24 * time.Hour
+
 // run starts everything and blocks until ctx ends. ready, if not nil, gets
 // the listening address once the server is up.
 func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- string) error {
@@ -234,6 +238,16 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 		sinks = append(sinks, influx)
 		history = influx
+		// Show the alerts of before a restart: InfluxDB has them.
+		loadCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		recent, err := influx.RecentAlerts(loadCtx, clock.Now().Add(-alertLookback), book.max)
+		cancel()
+		if err != nil {
+			logger.Warn("could not load recent alerts from InfluxDB", "err", err)
+		} else {
+			book.restore(recent)
+			logger.Info("loaded recent alerts from InfluxDB", "alerts", len(recent), "since", alertLookback)
+		}
 	}
 
 	var origins []string

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,14 @@ func TestMain(m *testing.M) {
 // returns its base URL.
 func server(t *testing.T, mutate func(*options)) string {
 	t.Helper()
+	base, _ := startServer(t, mutate)
+	return base
+}
+
+// startServer is server, with a function that stops the dashboard and
+// waits for it (also called at cleanup).
+func startServer(t *testing.T, mutate func(*options)) (string, func()) {
+	t.Helper()
 	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-generate=false", "-idle-timeout", "300ms", "-max-body", "4096"})
 	require.NoError(t, err)
 	// Embedded mode whatever RDR_* variables the environment sets (CI sets
@@ -55,15 +64,19 @@ func server(t *testing.T, mutate func(*options)) string {
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not start")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("server did not stop")
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				assert.NoError(t, err)
+			case <-time.After(30 * time.Second):
+				t.Error("server did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
 	base := "http://" + addr
 	waitFor(t, func() bool {
 		resp, err := http.Get(base + "/readyz")
@@ -73,7 +86,7 @@ func server(t *testing.T, mutate func(*options)) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return base
+	return base, stop
 }
 
 func waitFor(t *testing.T, cond func() bool) {

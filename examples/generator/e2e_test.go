@@ -11,14 +11,11 @@ package main
 // skip without them.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -36,7 +33,7 @@ import (
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
 	"github.com/rdr-go/rdr/broadcast"
-	"github.com/rdr-go/rdr/examples/internal/kafkatest"
+	"github.com/rdr-go/rdr/examples/internal/servicetest"
 	"github.com/rdr-go/rdr/examples/internal/traffic"
 	"github.com/rdr-go/rdr/pipeline"
 	"github.com/rdr-go/rdr/sink"
@@ -65,35 +62,16 @@ func newEnv(t *testing.T, partitions int32) *env {
 	e := &env{
 		brokers:   strings.Split(brokers, ","),
 		influxURL: influxURL, token: os.Getenv("RDR_INFLUX_TOKEN"), org: os.Getenv("RDR_INFLUX_ORG"),
-		influxDB: "rdr_e2e_" + strings.ReplaceAll(id, "-", "_"),
-		topic:    "rdr-e2e-" + id, alerts: "rdr-e2e-alerts-" + id, dlq: "rdr-e2e-dlq-" + id, late: "rdr-e2e-late-" + id,
+		topic: "rdr-e2e-" + id, alerts: "rdr-e2e-alerts-" + id, dlq: "rdr-e2e-dlq-" + id, late: "rdr-e2e-late-" + id,
 	}
-	e.influxBucket = e.influxDB + "/autogen"
 	kc := pipeline.KafkaConfig{Brokers: e.brokers}
 	require.NoError(t, pipeline.CreateTopic(kc, e.topic, partitions))
 	for _, topic := range []string{e.alerts, e.dlq, e.late} {
 		require.NoError(t, pipeline.CreateTopic(kc, topic, 1))
 	}
-	e.influxQL(t, fmt.Sprintf("CREATE DATABASE %q", e.influxDB))
-	t.Cleanup(func() { e.influxQL(t, fmt.Sprintf("DROP DATABASE %q", e.influxDB)) })
+	e.influxDB = servicetest.InfluxDatabase(t, e.influxURL, e.token, "rdr_e2e")
+	e.influxBucket = e.influxDB + "/autogen"
 	return e
-}
-
-func (e *env) influxQL(t *testing.T, stmt string) {
-	t.Helper()
-	form := url.Values{"q": {stmt}}
-	if u, p, ok := strings.Cut(e.token, ":"); ok {
-		form.Set("u", u)
-		form.Set("p", p)
-	}
-	client := &http.Client{Transport: &http.Transport{}, Timeout: 30 * time.Second}
-	defer client.CloseIdleConnections()
-	resp, err := client.Post(e.influxURL+"/query", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
-	require.NoError(t, err, stmt)
-	defer resp.Body.Close()
-	var body bytes.Buffer
-	_, _ = body.ReadFrom(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", stmt, body.String())
 }
 
 // sent is what the generator sent: every record in order, and the
@@ -563,7 +541,7 @@ func TestEndToEnd(t *testing.T) {
 		c.DisableIdleAdvance = true
 		c.IdleTimeout = time.Minute
 	})
-	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 1)
+	servicetest.WaitAssigned(t, e.brokers, group, e.topic, 1)
 
 	cfg, span := e2eTraffic()
 	s := produce(t, e, cfg, span, in)
@@ -694,7 +672,7 @@ func TestRestartLosesAndDoublesNothing(t *testing.T) {
 	e := newEnv(t, 6)
 	group := "rdr-e2e-" + e.topic
 	a := startProcessor(t, e, group, "restart-a", nil)
-	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 1)
+	servicetest.WaitAssigned(t, e.brokers, group, e.topic, 1)
 	wait := produceLive(t, e, liveTraffic(7), 10*time.Second)
 
 	// Stop A gracefully in the middle of the stream, and start B in its
@@ -714,7 +692,7 @@ func TestScaleOut(t *testing.T) {
 	group := "rdr-e2e-" + e.topic
 	a := startProcessor(t, e, group, "scale-a", nil)
 	b := startProcessor(t, e, group, "scale-b", nil)
-	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 2)
+	servicetest.WaitAssigned(t, e.brokers, group, e.topic, 2)
 	s := produceLive(t, e, liveTraffic(8), 8*time.Second)()
 	waitApplied(t, uint64(len(s.records)), 30*time.Second, a, b)
 	a.close(t)
@@ -727,7 +705,7 @@ func TestScaleOutWhileConsuming(t *testing.T) {
 	e := newEnv(t, 6)
 	group := "rdr-e2e-" + e.topic
 	a := startProcessor(t, e, group, "join-a", nil)
-	kafkatest.WaitAssigned(t, e.brokers, group, e.topic, 1)
+	servicetest.WaitAssigned(t, e.brokers, group, e.topic, 1)
 	wait := produceLive(t, e, liveTraffic(9), 10*time.Second)
 
 	// B joins the group while A is busy: the partitions are rebalanced

@@ -1,0 +1,89 @@
+package sink_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/sink"
+)
+
+// recentAlertsInput is three alerts, one written twice (fired, then
+// resolved), one with hostile text in every string, one too old.
+func recentAlertsInput(since time.Time) []anomaly.Alert {
+	fired := anomaly.Alert{
+		ID: "a1", Rule: "failed-login-burst", GroupBy: "userId", Key: "u-1842", Severity: rdr.SeverityMedium,
+		RiskScore: 15, Status: anomaly.StatusFiring, FirstSeen: since.Add(time.Minute), LastSeen: since.Add(time.Minute),
+		Count: 1, Value: 5, Threshold: 5, Message: "5 failed logins",
+		Events: []rdr.Event{{Time: since.Add(time.Minute), Type: "login_failed", UserID: "u-1842", Severity: rdr.SeverityLow}},
+	}
+	resolved := fired
+	resolved.Status, resolved.Count, resolved.LastSeen = anomaly.StatusResolved, 3, since.Add(90*time.Second)
+	resolved.ResolvedAt, resolved.Value = since.Add(3*time.Minute), 7
+	hostile := anomaly.Alert{
+		ID: "id with, = spaces", Rule: `rule,with=tag "chars"`, GroupBy: "ipAddress", Key: "203.0.113.7 \"x\" \\ \n|> drop()",
+		Severity: rdr.SeverityCritical, RiskScore: 40.5, Status: anomaly.StatusFiring,
+		FirstSeen: since.Add(2 * time.Minute), LastSeen: since.Add(2*time.Minute + 123456789), Count: 2,
+		Value: 21, Threshold: 20, Message: `") |> drop(columns: ["_value"]) // ` + "\u00e9\n",
+	}
+	old := fired
+	old.ID, old.FirstSeen, old.LastSeen = "old", since.Add(-time.Second), since.Add(-time.Second)
+	return []anomaly.Alert{fired, hostile, old, resolved}
+}
+
+// The InfluxDB sink lists stored alerts as the memory store does (less the
+// contributing events, which InfluxDB does not keep), hostile text and all.
+func TestRecentAlertsInfluxMatchesMemory(t *testing.T) {
+	e := requireInflux(t)
+	influx := newInfluxClosed(t, influxConfig(e, newBucket(t, e)))
+	mem, err := sink.NewMemory(sink.MemoryConfig{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	for _, a := range recentAlertsInput(since) {
+		require.NoError(t, influx.WriteAlert(ctx, a))
+		require.NoError(t, mem.WriteAlert(ctx, a))
+	}
+	require.NoError(t, influx.Flush(ctx))
+
+	want, err := mem.RecentAlerts(ctx, since, 0)
+	require.NoError(t, err)
+	require.Len(t, want, 2)
+	assert.Equal(t, []string{"id with, = spaces", "a1"}, []string{want[0].ID, want[1].ID})
+	assert.Equal(t, anomaly.StatusResolved, want[1].Status, "the latest state")
+	for i := range want {
+		want[i].Events = nil
+	}
+	got, err := influx.RecentAlerts(ctx, since, 0)
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+
+	got, err = influx.RecentAlerts(ctx, since, 1)
+	require.NoError(t, err)
+	assert.Equal(t, want[:1], got)
+}
+
+func TestRecentAlertsMemory(t *testing.T) {
+	mem, err := sink.NewMemory(sink.MemoryConfig{})
+	require.NoError(t, err)
+	ctx := context.Background()
+	since := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	input := recentAlertsInput(since)
+	for _, a := range input {
+		require.NoError(t, mem.WriteAlert(ctx, a))
+	}
+	got, err := mem.RecentAlerts(ctx, since, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []anomaly.Alert{input[1], input[3]}, got, "newest first, the latest state, none before since")
+	got, err = mem.RecentAlerts(ctx, since, 1)
+	require.NoError(t, err)
+	assert.Equal(t, []anomaly.Alert{input[1]}, got)
+	got, err = mem.RecentAlerts(ctx, since.Add(-time.Hour), 0)
+	require.NoError(t, err)
+	assert.Len(t, got, 3)
+}
