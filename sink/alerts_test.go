@@ -36,8 +36,27 @@ func recentAlertsInput(since time.Time) []anomaly.Alert {
 	return []anomaly.Alert{fired, hostile, old, resolved}
 }
 
+// writeAlertsInput writes recentAlertsInput to st, acknowledging the first
+// alert between its firing and its resolution, and returns the input.
+func writeAlertsInput(t *testing.T, st interface {
+	sink.Sink
+	sink.AlertStore
+}, since time.Time) []anomaly.Alert {
+	t.Helper()
+	ctx := context.Background()
+	input := recentAlertsInput(since)
+	for i, a := range input {
+		require.NoError(t, st.WriteAlert(ctx, a))
+		if i == 0 {
+			require.NoError(t, st.AckAlert(ctx, a, since.Add(100*time.Second+123)))
+		}
+	}
+	return input
+}
+
 // The InfluxDB sink lists stored alerts as the memory store does (less the
-// contributing events, which InfluxDB does not keep), hostile text and all.
+// contributing events, which InfluxDB does not keep), hostile text,
+// acknowledgements and all.
 func TestRecentAlertsInfluxMatchesMemory(t *testing.T) {
 	e := requireInflux(t)
 	influx := newInfluxClosed(t, influxConfig(e, newBucket(t, e)))
@@ -45,10 +64,8 @@ func TestRecentAlertsInfluxMatchesMemory(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
-	for _, a := range recentAlertsInput(since) {
-		require.NoError(t, influx.WriteAlert(ctx, a))
-		require.NoError(t, mem.WriteAlert(ctx, a))
-	}
+	writeAlertsInput(t, influx, since)
+	writeAlertsInput(t, mem, since)
 	require.NoError(t, influx.Flush(ctx))
 
 	want, err := mem.RecentAlerts(ctx, since, 0)
@@ -56,6 +73,7 @@ func TestRecentAlertsInfluxMatchesMemory(t *testing.T) {
 	require.Len(t, want, 2)
 	assert.Equal(t, []string{"id with, = spaces", "a1"}, []string{want[0].ID, want[1].ID})
 	assert.Equal(t, anomaly.StatusResolved, want[1].Status, "the latest state")
+	assert.Equal(t, since.Add(100*time.Second+123), want[1].AckedAt, "the ack outlives the later write")
 	for i := range want {
 		want[i].Events = nil
 	}
@@ -73,17 +91,16 @@ func TestRecentAlertsMemory(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	input := recentAlertsInput(since)
-	for _, a := range input {
-		require.NoError(t, mem.WriteAlert(ctx, a))
-	}
+	input := writeAlertsInput(t, mem, since)
 	got, err := mem.RecentAlerts(ctx, since, 0)
 	require.NoError(t, err)
-	assert.Equal(t, []anomaly.Alert{input[1], input[3]}, got, "newest first, the latest state, none before since")
+	assert.Equal(t, []sink.StoredAlert{{Alert: input[1]}, {Alert: input[3], AckedAt: since.Add(100*time.Second + 123)}}, got,
+		"newest first, the latest state, none before since")
 	got, err = mem.RecentAlerts(ctx, since, 1)
 	require.NoError(t, err)
-	assert.Equal(t, []anomaly.Alert{input[1]}, got)
+	assert.Equal(t, []sink.StoredAlert{{Alert: input[1]}}, got)
 	got, err = mem.RecentAlerts(ctx, since.Add(-time.Hour), 0)
 	require.NoError(t, err)
 	assert.Len(t, got, 3)
+	assert.EqualError(t, mem.AckAlert(ctx, anomaly.Alert{ID: "nope"}, since), `sink: memory: no stored alert "nope" to acknowledge`)
 }

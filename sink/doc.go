@@ -7,7 +7,7 @@
 // to send alerts to any Watermill publisher (a Kafka topic), and
 // [NewWebhook] to POST alerts to a URL. Optional abilities are small
 // interfaces found by type assertion: [Flusher], [HistoryReader] and
-// [AlertReader].
+// [AlertStore].
 //
 // Every sink passes the conformance suite in package sinktest; a new sink
 // is done when it does too:
@@ -42,12 +42,14 @@
 //	rdr_alerts   id, rule, severity        status ("firing"|"resolved"), key, group_by,
 //	                                       message (strings); count, last_seen,
 //	                                       resolved_at (Unix ns, 0 while firing);
-//	                                       value, threshold, risk_score (floats)
+//	                                       value, threshold, risk_score (floats);
+//	                                       acked_at (Unix ns, once acknowledged)
 //
 // An alert is one point per alert ID, timestamped at its FirstSeen: its
 // updates and its resolution overwrite that point, so counting points
 // counts alerts. Severity is the rule's and does not change over an alert's
-// life.
+// life. AckAlert writes acked_at alone to the same point; InfluxDB merges
+// fields, so the alert's later writes keep it.
 //
 // Summing active_users over writers is exact because Kafka keys events by
 // userId: each user lives on one partition, hence on one processor. The

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -437,9 +438,24 @@ func (s *Influx) History(ctx context.Context, q Query) (History, error) {
 	return readFlux(res, q, plan)
 }
 
-// RecentAlerts implements [AlertReader] with a Flux query of rdr_alerts.
+// AckAlert implements [AlertStore]: it writes the field acked_at to a's
+// rdr_alerts point (same tags and time), which InfluxDB merges into the
+// point; later writes of the alert do not carry the field and keep it.
+func (s *Influx) AckAlert(ctx context.Context, a anomaly.Alert, at time.Time) error {
+	if err := validateAlert(&a); err != nil {
+		return err
+	}
+	if err := s.reserve(ctx, 1); err != nil {
+		return err
+	}
+	s.cur.buf = appendAck(s.cur.buf, &a, at)
+	s.commit(1)
+	return nil
+}
+
+// RecentAlerts implements [AlertStore] with a Flux query of rdr_alerts.
 // Alerts are stored at their FirstSeen, so the query reads from since on.
-func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) ([]anomaly.Alert, error) {
+func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) ([]StoredAlert, error) {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -457,7 +473,7 @@ func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) (
 		return nil, fmt.Errorf("sink: influx alerts: %w", err)
 	}
 	defer res.Close()
-	var out []anomaly.Alert
+	var out []StoredAlert
 	for res.Next() {
 		a, err := alertFromRecord(res.Record().Values())
 		if err != nil {
@@ -469,15 +485,16 @@ func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) (
 	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("sink: influx alerts: %w", err)
 	}
-	sortAlerts(out)
+	slices.SortFunc(out, func(a, b StoredAlert) int { return compareAlerts(a.Alert, b.Alert) })
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
 }
 
-// alertFromRecord reads back what appendAlert wrote, but FirstSeen.
-func alertFromRecord(v map[string]any) (anomaly.Alert, error) {
+// alertFromRecord reads back what appendAlert and appendAck wrote, but
+// FirstSeen.
+func alertFromRecord(v map[string]any) (StoredAlert, error) {
 	str := func(k string) string { s, _ := v[k].(string); return s }
 	num := func(k string) int64 { n, _ := v[k].(int64); return n }
 	flt := func(k string) float64 { f, _ := v[k].(float64); return f }
@@ -495,13 +512,13 @@ func alertFromRecord(v map[string]any) (anomaly.Alert, error) {
 	}
 	sev, err := rdr.ParseSeverity(decodeTag(str(tagSeverity)))
 	if err != nil {
-		return anomaly.Alert{}, fmt.Errorf("alert %s: %w", a.ID, err)
+		return StoredAlert{}, fmt.Errorf("alert %s: %w", a.ID, err)
 	}
 	a.Severity = sev
 	if err := a.Status.UnmarshalText([]byte(str("status"))); err != nil {
-		return anomaly.Alert{}, fmt.Errorf("alert %s: %w", a.ID, err)
+		return StoredAlert{}, fmt.Errorf("alert %s: %w", a.ID, err)
 	}
-	return a, nil
+	return StoredAlert{Alert: a, AckedAt: at(fieldAckedAt)}, nil
 }
 
 // Close stops accepting writes, sends what is buffered (for at most

@@ -26,6 +26,7 @@ const (
 	tagID        = "id"
 
 	fieldCount       = "count"
+	fieldAckedAt     = "acked_at"
 	fieldTotal       = "total"
 	fieldActiveUsers = "active_users"
 	fieldUnknown     = "unknown"
@@ -204,6 +205,18 @@ func appendAlert(dst []byte, a *anomaly.Alert) []byte {
 	f.string("status", a.Status.String())
 	f.float("threshold", a.Threshold)
 	f.float("value", a.Value)
+	return appendTimestamp(f.b, a.FirstSeen.UnixNano())
+}
+
+// appendAck appends a point with a's tags and time and only the field
+// acked_at: InfluxDB merges it into a's rdr_alerts point.
+func appendAck(dst []byte, a *anomaly.Alert, at time.Time) []byte {
+	dst = append(dst, measAlerts...)
+	dst = appendTag(dst, tagID, a.ID)
+	dst = appendTag(dst, tagRule, a.Rule)
+	dst = appendTag(dst, tagSeverity, a.Severity.String())
+	f := fieldWriter{b: dst, first: true}
+	f.int(fieldAckedAt, unixNano(at))
 	return appendTimestamp(f.b, a.FirstSeen.UnixNano())
 }
 

@@ -76,6 +76,7 @@ type Memory struct {
 	alerts  []anomaly.Alert // ring, in the order first written
 	anext   int
 	byID    map[string]int
+	acked   map[string]time.Time // by alert ID, for stored alerts only
 }
 
 // memWindow is the part of a window that history queries read.
@@ -102,6 +103,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 		cfg:   cfg,
 		byEnd: make(map[int64]int),
 		byID:  make(map[string]int),
+		acked: make(map[string]time.Time),
 	}, nil
 }
 
@@ -171,6 +173,7 @@ func (m *Memory) WriteAlert(ctx context.Context, a anomaly.Alert) error {
 		i = m.anext
 		m.anext = (m.anext + 1) % len(m.alerts)
 		delete(m.byID, m.alerts[i].ID)
+		delete(m.acked, m.alerts[i].ID)
 	}
 	m.byID[a.ID] = i
 	m.alerts[i] = a
@@ -185,7 +188,7 @@ func (m *Memory) Alerts(limit int) []anomaly.Alert {
 	out := make([]anomaly.Alert, len(m.alerts))
 	copy(out, m.alerts)
 	m.mu.RUnlock()
-	sortAlerts(out)
+	slices.SortFunc(out, compareAlerts)
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
@@ -195,30 +198,48 @@ func (m *Memory) Alerts(limit int) []anomaly.Alert {
 	return out
 }
 
-// sortAlerts orders alerts most recent FirstSeen first, ties by ID.
-func sortAlerts(alerts []anomaly.Alert) {
-	slices.SortFunc(alerts, func(a, b anomaly.Alert) int {
-		if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
+// compareAlerts orders alerts most recent FirstSeen first, ties by ID.
+func compareAlerts(a, b anomaly.Alert) int {
+	if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
 }
 
-// RecentAlerts implements [AlertReader].
-func (m *Memory) RecentAlerts(_ context.Context, since time.Time, limit int) ([]anomaly.Alert, error) {
-	all := m.Alerts(0)
-	n := 0
-	for _, a := range all {
+// RecentAlerts implements [AlertStore].
+func (m *Memory) RecentAlerts(_ context.Context, since time.Time, limit int) ([]StoredAlert, error) {
+	var out []StoredAlert
+	for _, a := range m.Alerts(0) {
+		if limit > 0 && len(out) == limit {
+			break
+		}
 		if !a.FirstSeen.Before(since) {
-			all[n] = a
-			n++
+			out = append(out, StoredAlert{Alert: a})
 		}
 	}
-	if limit > 0 && n > limit {
-		n = limit
+	m.mu.RLock()
+	for i := range out {
+		out[i].AckedAt = m.acked[out[i].ID]
 	}
-	return all[:n], nil
+	m.mu.RUnlock()
+	return out, nil
+}
+
+// AckAlert implements [AlertStore]. The alert must be stored.
+func (m *Memory) AckAlert(ctx context.Context, a anomaly.Alert, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if _, ok := m.byID[a.ID]; !ok {
+		return fmt.Errorf("sink: memory: no stored alert %q to acknowledge", a.ID)
+	}
+	m.acked[a.ID] = at
+	return nil
 }
 
 // History answers q from the stored windows and alerts.

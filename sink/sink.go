@@ -61,15 +61,26 @@ type HistoryReader interface {
 	History(ctx context.Context, q Query) (History, error)
 }
 
-// AlertReader is implemented by sinks that can list the alerts they stored
-// (the [Memory] store and the [Influx] sink), so that a restarted
-// dashboard shows the alerts of before the restart.
-type AlertReader interface {
+// AlertStore is implemented by sinks that keep alerts for people to work
+// through (the [Memory] store and the [Influx] sink): they list what they
+// stored and record acknowledgements, so that a restarted dashboard shows
+// the alerts of before the restart as they were.
+type AlertStore interface {
 	// RecentAlerts returns up to limit alerts (all when limit ≤ 0) that
 	// first fired at or after since, the latest state of each, most recent
 	// FirstSeen first (ties by ID). Influx does not store contributing
 	// events: its alerts have no Events.
-	RecentAlerts(ctx context.Context, since time.Time, limit int) ([]anomaly.Alert, error)
+	RecentAlerts(ctx context.Context, since time.Time, limit int) ([]StoredAlert, error)
+	// AckAlert records that someone acknowledged a at the given time.
+	// Later writes of the alert (updates, resolution) keep it.
+	AckAlert(ctx context.Context, a anomaly.Alert, at time.Time) error
+}
+
+// StoredAlert is an alert as an [AlertStore] keeps it.
+type StoredAlert struct {
+	anomaly.Alert
+	// AckedAt is when the alert was acknowledged; zero if it was not.
+	AckedAt time.Time
 }
 
 // WindowResult is the result of one closed event-time window [Start, End),

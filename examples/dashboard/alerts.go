@@ -74,11 +74,17 @@ func (b *alertBook) WriteAlert(_ context.Context, a anomaly.Alert) error {
 }
 
 // restore adds alerts stored before a restart, given newest first (as
-// sink.AlertReader returns them), without acknowledgements: those live in
-// the process.
-func (b *alertBook) restore(alerts []anomaly.Alert) {
+// sink.AlertStore returns them), with their acknowledgements.
+func (b *alertBook) restore(alerts []sink.StoredAlert) {
 	for _, a := range slices.Backward(alerts) {
-		_ = b.WriteAlert(context.Background(), a)
+		_ = b.WriteAlert(context.Background(), a.Alert)
+		if !a.AckedAt.IsZero() {
+			b.mu.Lock()
+			if v, ok := b.byID[a.ID]; ok {
+				v.Acked, v.AckedAt = true, a.AckedAt
+			}
+			b.mu.Unlock()
+		}
 	}
 }
 

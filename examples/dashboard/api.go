@@ -25,6 +25,7 @@ type api struct {
 	proc       *pipeline.Processor
 	metrics    pipeline.MetricsReader // the processor, or the global view of its group
 	alerts     *alertBook
+	alertStore sink.AlertStore // where acknowledgements are kept across restarts; nil: in the process only
 	history    sink.HistoryReader
 	ingest     message.Publisher // the input topic's publisher
 	topic      string
@@ -298,6 +299,12 @@ func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no alert with id %q", r.PathValue("id")))
 		return
+	}
+	if a.alertStore != nil {
+		if err := a.alertStore.AckAlert(r.Context(), v.Alert, v.AckedAt); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "acknowledged here, but not stored: "+err.Error())
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"alert": v})
 }

@@ -14,8 +14,8 @@ import (
 )
 
 // With InfluxDB as the store, alerts outlive the dashboard: a restarted one
-// loads them and lists them as before (not acknowledged: acks live in the
-// process). Needs RDR_INFLUX_URL (scripts/services.sh).
+// loads them and lists them as before, acknowledgement included. Needs
+// RDR_INFLUX_URL (scripts/services.sh).
 func TestAlertsSurviveARestartWithInfluxDB(t *testing.T) {
 	influxURL, token := os.Getenv("RDR_INFLUX_URL"), os.Getenv("RDR_INFLUX_TOKEN")
 	if influxURL == "" {
@@ -44,8 +44,10 @@ func TestAlertsSurviveARestartWithInfluxDB(t *testing.T) {
 		before = alerts[0].(map[string]any)
 		return true
 	})
-	status, _ = do(t, http.MethodPost, first+"/api/alerts/"+before["id"].(string)+"/ack", "")
+	status, acked := do(t, http.MethodPost, first+"/api/alerts/"+before["id"].(string)+"/ack", "")
 	require.Equal(t, http.StatusOK, status)
+	ackedAt := acked["alert"].(map[string]any)["ackedAt"]
+	require.NotEmpty(t, ackedAt)
 	stop() // closes the sinks: the alert is in InfluxDB now
 
 	second := server(t, withInflux)
@@ -56,6 +58,7 @@ func TestAlertsSurviveARestartWithInfluxDB(t *testing.T) {
 	for _, k := range []string{"id", "rule", "key", "groupBy", "severity", "status", "count", "firstSeen", "lastSeen", "message", "value", "threshold", "riskScore"} {
 		assert.Equal(t, before[k], after[k], k)
 	}
-	assert.Equal(t, false, after["acked"], "acknowledgements do not survive a restart")
+	assert.Equal(t, true, after["acked"], "the acknowledgement survives the restart")
+	assert.Equal(t, ackedAt, after["ackedAt"])
 	assert.Equal(t, []any{}, after["events"], "InfluxDB does not keep contributing events")
 }

@@ -228,6 +228,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	book := newAlertBook(1000, clock.Now)
 	sinks := []sink.Sink{book, mem}
 	var history sink.HistoryReader = mem
+	var alertStore sink.AlertStore // InfluxDB's, when there is one
 	if o.influxURL != "" {
 		influx, err := sink.NewInflux(sink.InfluxConfig{
 			URL: o.influxURL, Token: o.influxToken, Org: o.influxOrg, Bucket: o.influxBucket,
@@ -237,7 +238,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			return err
 		}
 		sinks = append(sinks, influx)
-		history = influx
+		history, alertStore = influx, influx
 		// Show the alerts of before a restart: InfluxDB has them.
 		loadCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		recent, err := influx.RecentAlerts(loadCtx, clock.Now().Add(-alertLookback), book.max)
@@ -308,7 +309,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 
 	a := &api{
 		metrics: metrics,
-		dec:     dec, proc: proc, alerts: book, history: history, ingest: pub,
+		dec:     dec, proc: proc, alerts: book, alertStore: alertStore, history: history, ingest: pub,
 		topic: o.topic, partitions: partitions, dlqTopic: o.topic + ".dlq", maxBody: o.maxBody, clock: clock, window: time.Second,
 		ready: func() bool {
 			select {
