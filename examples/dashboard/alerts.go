@@ -110,17 +110,35 @@ func (b *alertBook) list(status, key string) []alertView {
 	return out
 }
 
-func (b *alertBook) ack(id string) (alertView, bool) {
+// ack acknowledges alert id, first handing it to store (when not nil) so
+// that the acknowledgement outlives the process; if store fails, the alert
+// stays unacknowledged. ok is false for an unknown id.
+func (b *alertBook) ack(ctx context.Context, id string, store sink.AlertStore) (_ alertView, ok bool, _ error) {
+	b.mu.Lock()
+	v, ok := b.byID[id]
+	if !ok || v.Acked {
+		defer b.mu.Unlock()
+		if !ok {
+			return alertView{}, false, nil
+		}
+		return *v, true, nil
+	}
+	snapshot, at := v.Alert, b.clock()
+	b.mu.Unlock()
+	if store != nil {
+		if err := store.AckAlert(ctx, snapshot, at); err != nil {
+			return alertView{}, true, err
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	v, ok := b.byID[id]
-	if !ok {
-		return alertView{}, false
+	if v, ok = b.byID[id]; !ok { // dropped meanwhile, as the book is bounded
+		return alertView{Alert: snapshot, Acked: true, AckedAt: at}, true, nil
 	}
 	if !v.Acked {
-		v.Acked, v.AckedAt = true, b.clock()
+		v.Acked, v.AckedAt = true, at
 	}
-	return *v, true
+	return *v, true, nil
 }
 
 func (b *alertBook) view(a anomaly.Alert) alertView {

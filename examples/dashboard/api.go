@@ -295,18 +295,15 @@ func (a *api) getAlerts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
-	v, ok := a.alerts.ack(r.PathValue("id"))
-	if !ok {
+	v, ok, err := a.alerts.ack(r.Context(), r.PathValue("id"), a.alertStore)
+	switch {
+	case !ok:
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no alert with id %q", r.PathValue("id")))
-		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "not acknowledged: storing the acknowledgement failed: "+err.Error())
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"alert": v})
 	}
-	if a.alertStore != nil {
-		if err := a.alertStore.AckAlert(r.Context(), v.Alert, v.AckedAt); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "acknowledged here, but not stored: "+err.Error())
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"alert": v})
 }
 
 func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
