@@ -33,18 +33,7 @@ type RuleError struct {
 
 func (e *RuleError) Error() string {
 	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			b.WriteByte(':')
-			b.WriteString(strconv.Itoa(e.Line))
-		}
-		b.WriteString(": ")
-	} else if e.Line > 0 {
-		b.WriteString("line ")
-		b.WriteString(strconv.Itoa(e.Line))
-		b.WriteString(": ")
-	}
+	writeLocation(&b, e.File, e.Line)
 	if e.Rule != "" {
 		b.WriteString("rule ")
 		if strings.HasPrefix(e.Rule, "#") {
@@ -54,12 +43,29 @@ func (e *RuleError) Error() string {
 		}
 		b.WriteString(": ")
 	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Reason)
+	writeFieldReason(&b, e.Field, e.Reason)
 	return b.String()
+}
+
+// writeLocation writes "file:line: ", "file: " or "line N: ", or nothing
+// when neither is known.
+func writeLocation(b *strings.Builder, file string, line int) {
+	switch {
+	case file != "" && line > 0:
+		b.WriteString(file + ":" + strconv.Itoa(line) + ": ")
+	case file != "":
+		b.WriteString(file + ": ")
+	case line > 0:
+		b.WriteString("line " + strconv.Itoa(line) + ": ")
+	}
+}
+
+// writeFieldReason writes "field: reason", or the reason alone.
+func writeFieldReason(b *strings.Builder, field, reason string) {
+	if field != "" {
+		b.WriteString(field + ": ")
+	}
+	b.WriteString(reason)
 }
 
 // Unwrap returns ErrInvalidRule.
@@ -78,24 +84,11 @@ type RuleTestError struct {
 
 func (e *RuleTestError) Error() string {
 	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			b.WriteByte(':')
-			b.WriteString(strconv.Itoa(e.Line))
-		}
-		b.WriteString(": ")
-	}
+	writeLocation(&b, e.File, e.Line)
 	if e.Test != "" {
-		b.WriteString("test ")
-		b.WriteString(strconv.Quote(e.Test))
-		b.WriteString(": ")
+		b.WriteString("test " + strconv.Quote(e.Test) + ": ")
 	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Reason)
+	writeFieldReason(&b, e.Field, e.Reason)
 	return b.String()
 }
 

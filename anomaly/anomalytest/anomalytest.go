@@ -192,20 +192,24 @@ func Run(t *testing.T, f Features, newDetector func() anomaly.Detector) {
 		h := newHarness(t, f, newDetector())
 		odd := slices.Clone(attack)
 		slices.Reverse(odd) // everything late but the first
+		// Valid events, so that they reach the detector, but without an IP
+		// address and with metadata that is not JSON.
 		for i, ev := range attack {
 			ev.IP = rdr.Event{}.IP
 			ev.Metadata = ""
-			ev.Severity = 0
 			if i%2 == 0 {
 				ev.Metadata = `{"bytes":"x","n":[1,{"a":null}],"bad`
 			}
 			odd = append(odd, ev)
 		}
-		odd = append(odd, rdr.Event{Time: attack[0].Time, Type: "x", UserID: "u"}, rdr.Event{Time: attack[0].Time.Add(-365 * 24 * time.Hour), Type: "x", UserID: "u"})
+		odd = append(odd,
+			rdr.Event{Time: attack[0].Time, Type: "x", UserID: "u", Severity: rdr.SeverityLow},
+			rdr.Event{Time: attack[0].Time.Add(-365 * 24 * time.Hour), Type: "x", UserID: "u", Severity: rdr.SeverityLow})
 		h.feed(odd)
 		h.eng.Advance(h.now.Add(f.StateTTL), h.emit)
 		assert.Zero(t, h.det.Len(), "state must be gone StateTTL after the last event, whatever the events were")
 		assert.Equal(t, uint64(len(odd)), h.eng.Stats().Events)
+		assert.Zero(t, h.eng.Stats().Rejected, "every odd event reached the detector")
 	})
 
 	t.Run("IndependentInstancesInParallel", func(t *testing.T) {

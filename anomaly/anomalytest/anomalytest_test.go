@@ -1,6 +1,7 @@
 package anomalytest_test
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -24,6 +25,9 @@ type broken struct {
 
 func (b *broken) Observe(ev rdr.Event, key string, report func(anomaly.Detection)) {
 	b.last = ev.Time
+	if b.kind == "trusts-metadata" && !json.Valid([]byte(ev.Metadata)) && ev.Metadata != "" {
+		panic("broken detector: metadata is not JSON")
+	}
 	if b.kind == "noisy" {
 		report(anomaly.Detection{Key: key, Time: ev.Time, Value: 1, Threshold: 1, Event: ev})
 		return
@@ -102,6 +106,7 @@ func TestSuiteCatchesBrokenDetectors(t *testing.T) {
 		{"random", "the same input must give the same alerts"},
 		{"noisy", "the benign input raised alerts"},
 		{"no-events", "alert 0: Events"},
+		{"trusts-metadata", "metadata is not JSON"},
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDetector$", "-test.count=1")
