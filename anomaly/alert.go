@@ -124,17 +124,6 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 	return json.Marshal(p)
 }
 
-// UnmarshalJSON reads what MarshalJSON writes.
-func (a *Alert) UnmarshalJSON(data []byte) error {
-	type plain Alert
-	var p plain
-	if err := json.Unmarshal(data, &p); err != nil {
-		return err
-	}
-	*a = Alert(p)
-	return nil
-}
-
 // alertID is the stable ID of the alert that rule raised for key with its
 // first detection at first: 16 hex digits of FNV-1a.
 func alertID(rule, key string, first time.Time) string {

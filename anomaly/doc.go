@@ -78,11 +78,12 @@
 //
 // Every detector's per-key state is small and bounded (from 48 bytes a key
 // for Risk to 120 for a five-step Sequence, map included; 16 bytes more a
-// remembered value for Distinct and FirstSeen) and expires when a key goes
-// quiet, so memory follows the number of active keys, not the number of
-// events. Detectors keep keys as 64-bit hashes ([Table]), never the key
-// strings; alerts keep copies of their key and events. Nothing an event's
-// strings point into is retained.
+// remembered value for Distinct and FirstSeen; 238 for Absence, which keeps
+// the waiting key and a copy of its First event until the deadline) and
+// expires when a key goes quiet, so memory follows the number of active
+// keys, not the number of events. The other detectors keep keys as 64-bit
+// hashes ([Table]), never the key strings; alerts keep copies of their key
+// and events. Nothing an event's strings point into is retained.
 //
 // An Engine has one owner goroutine: Process and Advance must not run
 // concurrently; Stats may be read from anywhere. To use more cores, run one

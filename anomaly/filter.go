@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/rdr-go/rdr"
@@ -192,16 +193,16 @@ type MetadataMatch struct {
 
 // Match reports whether ev passes the filter.
 func (f *Filter) Match(ev *rdr.Event) bool {
-	if len(f.Types) > 0 && !contains(f.Types, ev.Type) {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, ev.Type) {
 		return false
 	}
 	if f.MinSeverity != 0 && ev.Severity < f.MinSeverity {
 		return false
 	}
-	if len(f.Severities) > 0 && !contains(f.Severities, ev.Severity) {
+	if len(f.Severities) > 0 && !slices.Contains(f.Severities, ev.Severity) {
 		return false
 	}
-	if len(f.Users) > 0 && !contains(f.Users, ev.UserID) {
+	if len(f.Users) > 0 && !slices.Contains(f.Users, ev.UserID) {
 		return false
 	}
 	if len(f.Networks) > 0 && !inNetworks(f.Networks, ev.IP) {
@@ -209,7 +210,7 @@ func (f *Filter) Match(ev *rdr.Event) bool {
 	}
 	for _, m := range f.Metadata {
 		v, ok := ev.Metadata.Lookup(m.Key)
-		if !ok || len(m.Values) > 0 && !contains(m.Values, v) {
+		if !ok || len(m.Values) > 0 && !slices.Contains(m.Values, v) {
 			return false
 		}
 	}
@@ -244,15 +245,6 @@ func (f *Filter) validate() error {
 		}
 	}
 	return nil
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func inNetworks(nets []netip.Prefix, ip netip.Addr) bool {

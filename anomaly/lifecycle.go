@@ -77,7 +77,6 @@ type alertState struct {
 	until     int64     // the condition holds until then (ns)
 	resolveAt int64     // until + ResolveAfter
 	lastEmit  int64     // event time of the latest emission
-	changed   bool      // detections since the latest emission
 	resolved  bool      // resolved, kept only for the cooldown
 	coolUntil int64
 	done      bool // resolved and forgotten: its queue entry is stale
@@ -163,7 +162,6 @@ func (e *Engine) hit(r *ruleRT, d Detection) bool {
 		st.until = until
 		st.resolveAt = addSat(until, int64(r.Lifecycle.ResolveAfter))
 	}
-	st.changed = true
 	if every := int64(r.Lifecycle.UpdateEvery); every > 0 && t-st.lastEmit >= every {
 		r.updated.Add(1)
 		e.emitState(r, st)
@@ -191,7 +189,6 @@ func (e *Engine) resolve(r *ruleRT, st *alertState) {
 
 // emitState hands a copy of the alert to the current emit function.
 func (e *Engine) emitState(r *ruleRT, st *alertState) {
-	st.changed = false
 	st.lastEmit = st.alert.LastSeen.UnixNano()
 	if e.emit == nil {
 		return

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -177,6 +178,17 @@ func (rt *RuleTests) Run(newRules func() ([]Rule, error)) ([]RuleTestResult, err
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// Only returns the test cases whose name match accepts, in order.
+func (rt *RuleTests) Only(match func(name string) bool) *RuleTests {
+	out := &RuleTests{file: rt.file}
+	for _, c := range rt.cases {
+		if match(c.name) {
+			out.cases = append(out.cases, c)
+		}
+	}
+	return out
 }
 
 // RunRuleTests loads rule files and a test file and runs the tests.
@@ -536,11 +548,7 @@ func (s *alertSpec) render(field string, a *Alert, start time.Time) string {
 			return "-"
 		}
 		if !start.IsZero() && !t.Before(start) {
-			if d := t.Sub(start); d == 0 {
-				return "0s"
-			} else {
-				return formatDuration(d)
-			}
+			return formatDuration(t.Sub(start))
 		}
 		return t.UTC().Format(time.RFC3339Nano)
 	}
@@ -627,7 +635,7 @@ func diffAlerts(start time.Time, want []alertSpec, got []Alert) string {
 	var union []string
 	for _, f := range alertFields {
 		for _, w := range want {
-			if contains(w.fields, f) {
+			if slices.Contains(w.fields, f) {
 				union = append(union, f)
 				break
 			}

@@ -226,13 +226,6 @@ func number(n ast.Node, field string) (float64, *yamlErr) {
 	return 0, errAt(n, field, "want a number, got %s", kindOf(n))
 }
 
-func boolean(n ast.Node, field string) (bool, *yamlErr) {
-	if v, ok := unwrap(n).(*ast.BoolNode); ok {
-		return v.Value, nil
-	}
-	return false, errAt(n, field, "want true or false, got %s", kindOf(n))
-}
-
 // parseDuration is time.ParseDuration plus days: "30d", "20d5m".
 func parseDuration(s string) (time.Duration, error) {
 	var days time.Duration

@@ -112,6 +112,9 @@ func test(args []string, stdout, stderr io.Writer) int {
 		printErr(stderr, err)
 		return 2
 	}
+	if match != nil {
+		tests = tests.Only(match.MatchString)
+	}
 	results, err := tests.Run(func() ([]anomaly.Rule, error) { return anomaly.LoadRules(ruleFiles...) })
 	if err != nil {
 		printErr(stderr, err)
@@ -119,9 +122,6 @@ func test(args []string, stdout, stderr io.Writer) int {
 	}
 	passed, failed := 0, 0
 	for _, r := range results {
-		if match != nil && !match.MatchString(r.Name) {
-			continue
-		}
 		if r.Passed {
 			passed++
 			fmt.Fprintf(stdout, "PASS  %s (%d alerts)\n", r.Name, len(r.Got))
