@@ -440,11 +440,16 @@ func (p *Processor) sample(out *outputs, ev rdr.Event) {
 	if p.cfg.Hub == nil || p.cfg.EventsPerWindow < 0 {
 		return
 	}
-	start := p.windowStart(ev.Time).UnixMilli()
-	if p.sampled[start] >= p.cfg.EventsPerWindow {
+	start := p.windowStart(ev.Time)
+	// A late event for a window that has fired is not sampled: the live
+	// view has moved on, and its count would outlive the window's.
+	if !p.windows.Watermark().Before(start.Add(p.cfg.Window - time.Millisecond)) {
 		return
 	}
-	p.sampled[start]++
+	if p.sampled[start.UnixMilli()] >= p.cfg.EventsPerWindow {
+		return
+	}
+	p.sampled[start.UnixMilli()]++
 	out.sample = append(out.sample, ev)
 }
 

@@ -300,6 +300,26 @@ func TestProcessorLiveMetrics(t *testing.T) {
 	assert.Len(t, hub.get(pipeline.TopicEvents), 2+1+1) // [0,1) capped at 2 of its 3, then 1 and 1
 }
 
+// Late events within the allowed lateness update their window but are not
+// sampled to the live view again: [0,1) keeps its one sample.
+func TestProcessorSamplesNoLateEvents(t *testing.T) {
+	hub := &hubRecorder{msgs: map[string][]any{}}
+	h := newHarness(t, pipeline.Config{Hub: hub, EventsPerWindow: 1, AllowedLateness: 10 * time.Second})
+	h.send(
+		event(100*time.Millisecond, "login", "a")+"\n"+event(2500*time.Millisecond, "login", "b"), // [0,1) fires
+		event(200*time.Millisecond, "login", "c"), // late, updates [0,1)
+		event(300*time.Millisecond, "login", "d"), // late again
+	)
+	h.waitMessages(3)
+	h.close()
+	var users []string
+	for _, ev := range hub.get(pipeline.TopicEvents) {
+		users = append(users, ev.(rdr.Event).UserID)
+	}
+	assert.Equal(t, []string{"a", "b"}, users)
+	assert.Equal(t, uint64(2), h.proc.Stats().Updates)
+}
+
 // burstSubscriber hands every published message to the router at once,
 // without waiting for acks, as a Kafka subscriber does across partitions:
 // the router then runs their handlers concurrently.
