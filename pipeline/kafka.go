@@ -137,11 +137,7 @@ func CreateTopic(cfg KafkaConfig, topic string, partitions int32) error {
 	}
 	defer admin.Close()
 	err = admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false)
-	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
-		var topicErr *sarama.TopicError
-		if errors.As(err, &topicErr) && topicErr.Err == sarama.ErrTopicAlreadyExists {
-			return nil
-		}
+	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) { // *TopicError unwraps to its KError
 		return fmt.Errorf("pipeline: creating topic %s: %w", topic, err)
 	}
 	return nil

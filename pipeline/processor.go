@@ -94,7 +94,7 @@ type Processor struct {
 
 // counters are the processor's own totals, readable from any goroutine.
 type counters struct {
-	messages, events, invalid, late, rejected, windows, updates, alertsFired, alertsResolved, sinkErrors atomic.Uint64
+	messages, events, invalid, late, windows, updates, alertsFired, alertsResolved, sinkErrors atomic.Uint64
 }
 
 // Stats is a snapshot of the processor's counters.
@@ -324,6 +324,7 @@ func (p *Processor) handle(msg *message.Message) error {
 	// its newest event once is the same as observing each (and reads the
 	// clock once).
 	var newest time.Time
+	collectAlert := func(a anomaly.Alert) { p.collectAlert(&out, a) } // made once: the engine keeps it
 	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
 		if err != nil {
 			p.stats.invalid.Add(1)
@@ -345,7 +346,7 @@ func (p *Processor) handle(msg *message.Message) error {
 			continue
 		}
 		p.stats.events.Add(1)
-		p.engine.Process(ev, func(a anomaly.Alert) { p.collectAlert(&out, a) })
+		p.engine.Process(ev, collectAlert)
 		p.sample(&out, ev)
 	}
 	if !newest.IsZero() {
@@ -480,10 +481,11 @@ func (p *Processor) takeTurn(out *outputs) uint64 {
 	return p.turns - 1
 }
 
-// emitInTurn emits out once every earlier turn has been emitted.
+// emitInTurn emits what of out needs no order at once, and the rest once
+// every earlier turn has been emitted.
 func (p *Processor) emitInTurn(ctx context.Context, out outputs, turn uint64) {
+	p.emitUnordered(out)
 	if turn == noTurn {
-		p.emit(ctx, out)
 		return
 	}
 	p.order.mu.Lock()
@@ -497,13 +499,32 @@ func (p *Processor) emitInTurn(ctx context.Context, out outputs, turn uint64) {
 		p.order.cond.Broadcast()
 		p.order.mu.Unlock()
 	}()
-	p.emit(ctx, out)
+	p.emitOrdered(ctx, out)
 }
 
-// emit sends what one message produced to the sinks, the hub and the
-// publisher. Sink writes block (backpressure); their errors are counted and
-// logged, never dropped silently.
-func (p *Processor) emit(ctx context.Context, out outputs) {
+// emitUnordered sends the event samples to the hub and the dead letters
+// and late events to the publisher.
+func (p *Processor) emitUnordered(out outputs) {
+	if hub := p.cfg.Hub; hub != nil {
+		for _, ev := range out.sample {
+			p.hubPublish(TopicEvents, ev)
+		}
+	}
+	if p.cfg.Publisher == nil {
+		for _, m := range out.dlq {
+			p.cfg.Logger.Info("invalid input (no dead-letter publisher)", watermill.LogFields{"err": m.Metadata.Get(MetaError)})
+		}
+		return
+	}
+	p.publish(p.cfg.DeadLetterTopic, out.dlq)
+	p.publish(p.cfg.LateTopic, out.late)
+}
+
+// emitOrdered sends window results and alerts to the sinks, live metrics
+// and alerts to the hub, and alerts and partials to the publisher. Sink
+// writes block (backpressure); their errors are counted and logged, never
+// dropped silently.
+func (p *Processor) emitOrdered(ctx context.Context, out outputs) {
 	for _, w := range out.windows {
 		for _, s := range p.cfg.Sinks {
 			if err := s.WriteWindow(ctx, w); err != nil {
@@ -525,14 +546,8 @@ func (p *Processor) emit(ctx context.Context, out outputs) {
 		for _, a := range out.alerts {
 			p.hubPublish(TopicAlerts, a)
 		}
-		for _, ev := range out.sample {
-			p.hubPublish(TopicEvents, ev)
-		}
 	}
 	if p.cfg.Publisher == nil {
-		for _, m := range out.dlq {
-			p.cfg.Logger.Info("invalid input (no dead-letter publisher)", watermill.LogFields{"err": m.Metadata.Get(MetaError)})
-		}
 		return
 	}
 	if len(out.alerts) > 0 {
@@ -547,8 +562,6 @@ func (p *Processor) emit(ctx context.Context, out outputs) {
 		}
 		p.publish(p.cfg.AlertsTopic, msgs)
 	}
-	p.publish(p.cfg.DeadLetterTopic, out.dlq)
-	p.publish(p.cfg.LateTopic, out.late)
 	p.publish(p.cfg.PartialsTopic, out.partials)
 }
 

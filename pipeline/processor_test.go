@@ -307,8 +307,8 @@ func TestProcessorSamplesNoLateEvents(t *testing.T) {
 	h := newHarness(t, pipeline.Config{Hub: hub, EventsPerWindow: 1, AllowedLateness: 10 * time.Second})
 	h.send(
 		event(100*time.Millisecond, "login", "a")+"\n"+event(2500*time.Millisecond, "login", "b"), // [0,1) fires
-		event(200*time.Millisecond, "login", "c"), // late, updates [0,1)
-		event(300*time.Millisecond, "login", "d"), // late again
+		event(200*time.Millisecond, "login", "c"),                                                 // late, updates [0,1)
+		event(300*time.Millisecond, "login", "d"),                                                 // late again
 	)
 	h.waitMessages(3)
 	h.close()
