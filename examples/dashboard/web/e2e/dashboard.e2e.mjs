@@ -23,7 +23,7 @@ const SCREENSHOT = path.join(HERE, 'screenshot.png');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TOKEN = process.env.E2E_TOKEN || '';
 const ALERT_MS = Number(process.env.E2E_ALERT_MS || 2000);
-const TOTAL_CHECKS = 6;
+const TOTAL_CHECKS = 7;
 const WATCHDOG_MS = 8 * 60_000; // build + run, hard upper bound
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -147,7 +147,10 @@ let serverAddr = null;
 
 // spawnServer runs the built binary on serverAddr and waits until it is ready.
 async function spawnServer() {
-  server = spawn(serverBin, ['-addr', serverAddr], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+  // Embedded mode whatever RDR_* variables the environment sets (CI sets
+  // the Kafka and InfluxDB ones for the Go integration tests).
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RDR_')));
+  server = spawn(serverBin, ['-addr', serverAddr], { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', remember);
   server.stderr.on('data', remember);
   const base = `http://${serverAddr}`;
@@ -314,6 +317,10 @@ async function main() {
       if (!found) throw new Error(`GET /api/alerts has no alert ${alertId}`);
       if (found.acked !== true) throw new Error(`GET /api/alerts has acked=${found.acked} for ${alertId}`);
       return 'row and /api/alerts agree';
+    });
+
+    await check('no errors in the page', async () => {
+      if (pageErrors.length > 0) throw new Error(`${pageErrors.length} errors, first: ${pageErrors[0]}`);
     });
 
     await check('full-page screenshot', async () => {
