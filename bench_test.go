@@ -1,6 +1,7 @@
 package rdr_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -38,46 +39,53 @@ func benchDecode(b *testing.B, data []byte) {
 	}
 }
 
-// BenchmarkDecodeBatch decodes a JSON array of 1,000 varied events, the
-// way the pipeline reads a Kafka record, and reports the time per event.
+// BenchmarkDecodeBatch decodes 1,000 varied events in one input, the way
+// the pipeline reads a Kafka record: as NDJSON (what PartitionBatches and
+// the generator write) and as a JSON array. It reports the time per event.
 func BenchmarkDecodeBatch(b *testing.B) {
 	start := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	types := []string{"login", "login_failed", "file_access", "privilege_change", "logout"}
-	batch := []byte{'['}
+	var events [][]byte
 	for i := range 1000 {
-		if i > 0 {
-			batch = append(batch, ',')
-		}
-		batch = rdr.AppendJSON(batch, rdr.Event{
+		events = append(events, rdr.AppendJSON(nil, rdr.Event{
 			Time:     start.Add(time.Duration(i) * time.Millisecond),
 			Type:     types[i%len(types)],
 			UserID:   fmt.Sprintf("u-%d", i*7919%5000),
 			IP:       netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}),
 			Severity: rdr.Severity(i%4) + rdr.SeverityLow,
 			Metadata: rdr.MakeMetadata("app", "vpn", "host", fmt.Sprintf("h%d", i%50)),
-		})
+		}))
 	}
-	batch = append(batch, ']')
 	dec, err := rdr.NewDecoder(rdr.DecoderConfig{Clock: rdr.NewFakeClock(start.Add(time.Second))})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(batch)))
-	for b.Loop() {
-		n := 0
-		for ev, err := range dec.Events(batch) {
-			if err != nil {
-				b.Fatal(err)
+	for _, form := range []struct {
+		name  string
+		input []byte
+	}{
+		{"ndjson", append(bytes.Join(events, []byte("\n")), '\n')},
+		{"array", append(append([]byte{'['}, bytes.Join(events, []byte(","))...), ']')},
+	} {
+		b.Run(form.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(form.input)))
+			for b.Loop() {
+				n := 0
+				for ev, err := range dec.Events(form.input) {
+					if err != nil {
+						b.Fatal(err)
+					}
+					sinkEvent = ev
+					n++
+				}
+				if n != 1000 {
+					b.Fatalf("decoded %d events, want 1000", n)
+				}
 			}
-			sinkEvent = ev
-			n++
-		}
-		if n != 1000 {
-			b.Fatalf("decoded %d events, want 1000", n)
-		}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/event")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/event")
 }
 
 // stdlibEvent is the plain encoding/json equivalent of rdr.Event.

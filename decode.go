@@ -109,14 +109,22 @@ func (d *Decoder) events(data []byte, yield func(Event, error) bool) {
 	case '[':
 		d.array(&s, d.now(), yield)
 	case '{':
-		// One object, or the first line of NDJSON.
+		// One object, or the first line of NDJSON. One event on one line
+		// (a string holds no raw newline) takes the fast path at once.
+		now := d.now()
+		if bytes.IndexByte(bytes.TrimRight(data, " \t\r\n"), '\n') < 0 {
+			if ev, end, ok := d.decodeFast(data, s.pos, now); ok && onlySpace(data[end:]) {
+				yield(ev, nil)
+				return
+			}
+		}
 		start := s.pos
-		if err := s.skipValue(0, d.limits.MaxMetadataDepth+1); err == nil && s.peek() == 0 && s.pos >= len(data) {
-			ev, err := d.decodeEvent(data[start:s.pos], d.now())
+		if err := s.skipValue(0, skipDepth); err == nil && s.peek() == 0 && s.pos >= len(data) {
+			ev, err := d.decodeEvent(data[start:s.pos], now)
 			yield(ev, itemError(0, err, data))
 			return
 		}
-		d.lines(data, d.now(), yield)
+		d.lines(data, now, yield)
 	default:
 		yield(Event{}, &ItemError{Index: 0, Err: s.errorf("unexpected " + quoteByte(data[s.pos]) + ", want an event, an array of events or NDJSON").invalid(), Raw: data})
 	}
@@ -173,7 +181,7 @@ func (d *Decoder) array(s *scanner, now time.Time, yield func(Event, error) bool
 				err = ierr
 			}
 		} else {
-			if serr := s.skipValue(0, d.limits.MaxMetadataDepth+1); serr != nil {
+			if serr := s.skipValue(0, skipDepth); serr != nil {
 				yield(Event{}, &ItemError{Index: i, Err: serr.invalid(), Raw: s.data[start:]})
 				return
 			}
@@ -226,6 +234,12 @@ func (d *Decoder) lines(data []byte, now time.Time, yield func(Event, error) boo
 func tooLarge(what string, n, limit int) string {
 	return fmt.Sprintf("%s is %d bytes, larger than the limit of %d", what, n, limit)
 }
+
+// skipDepth is how deeply nested a value the decoder reads past — an
+// unknown field, a field of the wrong type, metadata nested too deep, an
+// array item that is not an object — to report it and go on with the
+// batch. It bounds the work hostile nesting can cause.
+const skipDepth = 512
 
 // The wire names of the fields.
 const (
@@ -345,7 +359,7 @@ func (d *Decoder) decodeObject(s *scanner, now time.Time) (ev Event, _ *InvalidE
 				}
 				md = v
 			default:
-				if err := s.skipValue(1, d.limits.MaxMetadataDepth+1); err != nil {
+				if err := s.skipValue(1, skipDepth); err != nil {
 					return bad(err)
 				}
 			}
@@ -496,7 +510,7 @@ func kind(c byte) string {
 // name reads eventType or userId: a non-empty string.
 func (d *Decoder) name(s *scanner) (str, string, *syntaxError) {
 	if c := s.data[s.pos]; c != '"' {
-		return str{}, "must be a string, got " + kind(c), s.skipValue(1, d.limits.MaxMetadataDepth+1)
+		return str{}, "must be a string, got " + kind(c), s.skipValue(1, skipDepth)
 	}
 	t, err := s.scanString()
 	if err != nil {
@@ -538,7 +552,7 @@ func (d *Decoder) timestamp(s *scanner) (time.Time, string, *syntaxError) {
 		}
 		return time.UnixMilli(ms).UTC(), "", nil
 	default:
-		return time.Time{}, "must be an RFC 3339 string or integer epoch milliseconds, got " + kind(c), s.skipValue(1, d.limits.MaxMetadataDepth+1)
+		return time.Time{}, "must be an RFC 3339 string or integer epoch milliseconds, got " + kind(c), s.skipValue(1, skipDepth)
 	}
 }
 
@@ -573,7 +587,7 @@ func ipAddress(s *scanner) (netip.Addr, string, *syntaxError) {
 	case 'n':
 		return netip.Addr{}, "", s.scanLiteral("null")
 	default:
-		return netip.Addr{}, "must be a string, got " + kind(c), s.skipValue(1, 64)
+		return netip.Addr{}, "must be a string, got " + kind(c), s.skipValue(1, skipDepth)
 	}
 	t, err := s.scanString()
 	if err != nil {
@@ -598,7 +612,7 @@ func ipAddress(s *scanner) (netip.Addr, string, *syntaxError) {
 
 func severity(s *scanner) (Severity, string, *syntaxError) {
 	if c := s.data[s.pos]; c != '"' {
-		return 0, "must be a string, got " + kind(c), s.skipValue(1, 64)
+		return 0, "must be a string, got " + kind(c), s.skipValue(1, skipDepth)
 	}
 	t, err := s.scanString()
 	if err != nil {
@@ -622,7 +636,7 @@ func (d *Decoder) metadata(s *scanner) (str, string, *syntaxError) {
 	case 'n':
 		return str{}, "", s.scanLiteral("null")
 	default:
-		return str{}, "must be a JSON object, got " + kind(c), s.skipValue(1, 64)
+		return str{}, "must be a JSON object, got " + kind(c), s.skipValue(1, skipDepth)
 	}
 	start := s.pos
 	s.spaced = false
@@ -632,7 +646,7 @@ func (d *Decoder) metadata(s *scanner) (str, string, *syntaxError) {
 		if err.reason == "nested deeper than "+strconv.Itoa(d.limits.MaxMetadataDepth) {
 			// Read past it so a batch can go on, with a generous bound.
 			s.pos = start
-			if err2 := s.skipValue(0, 512); err2 != nil {
+			if err2 := s.skipValue(0, skipDepth); err2 != nil {
 				return str{}, "", err2
 			}
 			return str{}, fmt.Sprintf("nests deeper than the limit of %d", d.limits.MaxMetadataDepth), nil

@@ -255,3 +255,37 @@ func TestEventsDoNotAliasInput(t *testing.T) {
 	}
 	assert.Equal(t, []rdr.Event{ev("a")}, got)
 }
+
+// A wrong-typed field is read past however deeply it nests (within a
+// generous bound), whichever field it is: the item gets its error and the
+// batch goes on.
+func TestBatchGoesOnPastDeepWrongTypedFields(t *testing.T) {
+	dec := newDecoder(t, rdr.Limits{})
+	deep := strings.Repeat("[", 20) + strings.Repeat("]", 20)
+	ok := `{"timestamp":"2026-11-26T10:00:00Z","eventType":"t","userId":"u","severity":"low"}`
+	for _, field := range []string{"userId", "eventType", "timestamp", "severity", "ipAddress", "extra"} {
+		bad := `{"timestamp":"2026-11-26T10:00:00Z","eventType":"t","userId":"u","severity":"low","` + field + `":` + deep + `}`
+		bad = strings.Replace(bad, `"`+field+`":"`, `"x-`+field+`":"`, 1) // the good spelling of the field becomes an unknown one
+		var errs []string
+		n := 0
+		for ev, err := range dec.Events([]byte("[" + bad + "," + ok + "]")) {
+			if err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+			n++
+			assert.Equal(t, "u", ev.UserID)
+		}
+		if field == "extra" { // an unknown field is skipped: both events are good
+			assert.Equal(t, 2, n)
+			assert.Empty(t, errs)
+			continue
+		}
+		assert.Equal(t, 1, n, "%s: the good event after the bad one", field)
+		want := "must be a string, got an array"
+		if field == "timestamp" {
+			want = "must be an RFC 3339 string or integer epoch milliseconds, got an array"
+		}
+		assert.Equal(t, []string{"item 0: rdr: invalid event: field " + field + ": " + want}, errs, field)
+	}
+}

@@ -111,9 +111,7 @@ func (s *scanner) scanString() (str, *syntaxError) {
 	t := str{start: i}
 	ascii := true
 	for {
-		for i < len(d) && plain[d[i]] {
-			i++
-		}
+		i = plainEnd(d, i)
 		if i >= len(d) {
 			break
 		}
