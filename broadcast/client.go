@@ -169,7 +169,7 @@ func (c *client) fail(err error) clientState {
 	switch {
 	case c.state != stateOpen:
 		// Closing, or already cut: that is why the write failed.
-	case c.hub.closedFlag.Load():
+	case c.hub.closed.Load():
 		c.state = stateClosing
 	case errors.Is(err, errPingTimeout) || errors.Is(err, os.ErrDeadlineExceeded):
 		c.killLocked()

@@ -123,12 +123,11 @@ type Hub struct {
 
 	mu      sync.Mutex // guards the fields below, rebuilds of subs and clients' topics
 	clients map[*client]struct{}
-	conns   int // handlers running, for MaxClients
-	closed  bool
+	conns   int            // handlers running, for MaxClients
 	wg      sync.WaitGroup // one per running ServeHTTP
 
-	closedFlag atomic.Bool
-	nextID     atomic.Uint64
+	closed atomic.Bool // set once, under mu; read anywhere
+	nextID atomic.Uint64
 
 	accepted, rejected, published, delivered, dropped, coalesced, slow atomic.Uint64
 }
@@ -204,7 +203,7 @@ func (h *Hub) checkPublish(name string) (topic, error) {
 	if !ok {
 		return 0, fmt.Errorf("%w %q (want %s)", ErrUnknownTopic, name, strings.Join(topicNames[:], ", "))
 	}
-	if h.closedFlag.Load() {
+	if h.closed.Load() {
 		return 0, ErrClosed
 	}
 	return t, nil
@@ -268,9 +267,8 @@ func (h *Hub) Stats() Stats {
 func (h *Hub) Close() error {
 	h.mu.Lock()
 	var clients []*client
-	if !h.closed {
-		h.closed = true
-		h.closedFlag.Store(true)
+	if !h.closed.Load() {
+		h.closed.Store(true)
 		h.cancel()
 		for c := range h.clients {
 			clients = append(clients, c)
@@ -372,7 +370,7 @@ func parseTopicsParam(s string) (uint8, error) {
 func (h *Hub) reserve() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed || (h.cfg.MaxClients > 0 && h.conns >= h.cfg.MaxClients) {
+	if h.closed.Load() || (h.cfg.MaxClients > 0 && h.conns >= h.cfg.MaxClients) {
 		return false
 	}
 	h.conns++
@@ -393,7 +391,7 @@ func (h *Hub) release() {
 func (h *Hub) register(c *client) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
+	if h.closed.Load() {
 		return false
 	}
 	h.clients[c] = struct{}{}

@@ -208,20 +208,21 @@ func compareAlerts(a, b anomaly.Alert) int {
 
 // RecentAlerts implements [AlertStore].
 func (m *Memory) RecentAlerts(_ context.Context, since time.Time, limit int) ([]StoredAlert, error) {
-	var out []StoredAlert
-	for _, a := range m.Alerts(0) {
-		if limit > 0 && len(out) == limit {
-			break
-		}
-		if !a.FirstSeen.Before(since) {
-			out = append(out, StoredAlert{Alert: a})
-		}
-	}
 	m.mu.RLock()
-	for i := range out {
-		out[i].AckedAt = m.acked[out[i].ID]
+	var out []StoredAlert
+	for _, a := range m.alerts {
+		if !a.FirstSeen.Before(since) {
+			out = append(out, StoredAlert{Alert: a, AckedAt: m.acked[a.ID]})
+		}
 	}
 	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b StoredAlert) int { return compareAlerts(a.Alert, b.Alert) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	for i := range out {
+		out[i].Events = slices.Clone(out[i].Events)
+	}
 	return out, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -88,7 +87,7 @@ func (p *Publisher) WriteAlert(ctx context.Context, a anomaly.Alert) error {
 	if err != nil {
 		return fmt.Errorf("sink: publish alert %s: %w", a.ID, err)
 	}
-	msg := message.NewMessage(a.ID+"-"+a.Status.String()+"-"+strconv.FormatInt(a.Count, 10), payload)
+	msg := message.NewMessage(alertVersion(&a), payload)
 	msg.Metadata.Set(MetadataAlertID, a.ID)
 	msg.Metadata.Set(MetadataRule, a.Rule)
 	msg.Metadata.Set(MetadataKey, a.Key)

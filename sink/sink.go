@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,6 +75,12 @@ type AlertStore interface {
 	// AckAlert records that someone acknowledged a at the given time.
 	// Later writes of the alert (updates, resolution) keep it.
 	AckAlert(ctx context.Context, a anomaly.Alert, at time.Time) error
+}
+
+// alertVersion names one emission of an alert, "<id>-<status>-<count>":
+// the idempotency key the publisher and the webhook send.
+func alertVersion(a *anomaly.Alert) string {
+	return a.ID + "-" + a.Status.String() + "-" + strconv.FormatInt(a.Count, 10)
 }
 
 // StoredAlert is an alert as an [AlertStore] keeps it.

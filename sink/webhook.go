@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -223,7 +222,7 @@ func (w *Webhook) WriteAlert(ctx context.Context, a anomaly.Alert) error {
 	if err != nil {
 		return fmt.Errorf("sink: webhook alert %s: %w", a.ID, err)
 	}
-	item := webhookItem{id: a.ID, key: a.ID + "-" + a.Status.String() + "-" + strconv.FormatInt(a.Count, 10), body: body}
+	item := webhookItem{id: a.ID, key: alertVersion(&a), body: body}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
