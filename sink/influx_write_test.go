@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -273,4 +274,29 @@ func TestNewInfluxInvalidConfig(t *testing.T) {
 		MaxPending: 100000, RequestTimeout: 10 * time.Second, RetryInterval: 100 * time.Millisecond,
 		MaxRetryInterval: 5 * time.Second, CloseTimeout: 10 * time.Second,
 	}, s.Config())
+}
+
+// Floats line protocol cannot carry (NaN, ±Inf: here risk_score, value and
+// threshold) are left out of the line; counts above the largest int64 are
+// clamped to it.
+func TestInfluxLineProtocolOddNumbers(t *testing.T) {
+	f := newFakeInflux(t)
+	s := newInfluxClosed(t, fastRetries(f.URL))
+	ctx := context.Background()
+	w := sinktest.Window(0, map[string]uint64{"login": math.MaxUint64})
+	w.Metrics.TotalEvents = math.MaxUint64
+	require.NoError(t, s.WriteWindow(ctx, w))
+	a := sinktest.Alert("spike", "bob", 0)
+	a.RiskScore, a.Value, a.Threshold = math.NaN(), math.Inf(1), math.Inf(-1)
+	require.NoError(t, s.WriteAlert(ctx, a))
+	require.NoError(t, s.Flush(ctx))
+	reqs := f.Requests()
+	require.Len(t, reqs, 1)
+	lines := reqs[0].Lines
+	slices.Sort(lines)
+	assert.Equal(t, []string{
+		`rdr_alerts,id=spike/bob/0,rule=spike,severity=high count=1i,group_by="userId",key="bob",last_seen=1795687200000000000i,message="5 failed logins for bob",resolved_at=0i,status="firing" 1795687200000000000`,
+		`rdr_events,eventType=login,writer=proc-1 count=9223372036854775807i 1795687201000000000`,
+		`rdr_window,writer=proc-1 active_users=1i,low=9223372036854775807i,medium=0i,high=0i,critical=0i,total=9223372036854775807i,update=false 1795687201000000000`,
+	}, lines)
 }
