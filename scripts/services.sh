@@ -482,7 +482,8 @@ cmd_smoke() {
     need_cmd kcat kcat
     b=$(cat "$KAFKA_DIR/ready"); topic=security-events
     ts=$(date +%s%3N)
-    # key = userId; murmur2 so kcat picks the same partition as Java/franz-go clients would
+    # key = userId. murmur2 is the Java client's hash, not the FNV-1a that rdr's producers use
+    # (pipeline.PartitionOf): fine for a round trip, not for feeding a processor per-user data
     printf 'u-%s|{"timestamp":%s,"eventType":"smoke","userId":"u-%s","ipAddress":"127.0.0.1","severity":"low"}\n' \
       1 "$ts" 1 2 "$ts" 2 3 "$ts" 3 | kcat -b "$b" -P -t "$topic" -K'|' -X partitioner=murmur2_random
     n=$(kcat -q -b "$b" -C -t "$topic" -o beginning -e -f '%s\n' | grep -c "\"timestamp\":$ts,\"eventType\":\"smoke\"" || true)
