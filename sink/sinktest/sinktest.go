@@ -14,7 +14,8 @@
 //
 // The suite checks what the [sink.Sink] documentation promises: windows and
 // alerts written are read back exactly (through [sink.HistoryReader], or for
-// an alert output through Instance.Received), large batches and concurrent
+// an alert output through Instance.Received), also when the caller reuses
+// their maps and events right after the write, large batches and concurrent
 // writes lose and double nothing, a window or alert written again replaces
 // the earlier one, writes after Close return [sink.ErrClosed], Close is
 // safe twice and flushes, a cancelled context writes nothing, bad input gets
@@ -273,15 +274,25 @@ func (s *suite) writeThenRead(t *testing.T) {
 	}
 	alerts := []anomaly.Alert{Alert("brute-force", "alice", 0), Alert("brute-force", "bob", 2), Alert("stuffing", "203.0.113.7", 65)}
 	alerts[2].Severity = rdr.SeverityCritical
-	for _, a := range alerts {
+	alerts[0].Events = []rdr.Event{{Time: Base, Type: "login_failed", UserID: "alice", Severity: rdr.SeverityLow}}
+	want := make([]string, len(alerts))
+	for i, a := range alerts {
+		want[i] = mustJSON(t, a)
 		require.NoError(t, in.Sink.WriteAlert(ctx, a), "WriteAlert")
 	}
+	// The caller may reuse what it passed once the call returns.
+	for _, w := range windows {
+		for k := range w.Metrics.ByType {
+			w.Metrics.ByType[k] = 999
+		}
+	}
+	alerts[0].Events[0].UserID = "mallory"
 	s.flush(t, in.Sink)
 
 	if s.f.AlertsOnly {
 		got := s.received(t, in, len(alerts))
 		for i := range alerts {
-			assert.JSONEq(t, mustJSON(t, alerts[i]), mustJSON(t, got[i]), "alert %d as received", i)
+			assert.JSONEq(t, want[i], mustJSON(t, got[i]), "alert %d as received (the caller reused its memory after the write)", i)
 		}
 		return
 	}
