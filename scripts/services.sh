@@ -244,9 +244,10 @@ appender.err.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = WARN
 rootLogger.appenderRef.err.ref = err
 EOF
-  # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding (22 chars).
+  # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding (22 chars). It
+  # starts with '-' one time in 64: pass it as --cluster-id=ID so it is not read as an option.
   cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-  kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_DIR/server.properties" \
+  kafka_java kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$KAFKA_DIR/server.properties" \
     >"$KAFKA_DIR/logs/format.log" 2>&1 || fail_start kafka /dev/null "$KAFKA_DIR/logs/format.log"
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$port (controller :$cport)"
   # shellcheck disable=SC2086
