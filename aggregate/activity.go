@@ -110,6 +110,12 @@ func (a *Activity) index(user string) (int32, bool) {
 	}
 }
 
+// has reports whether user has an entry.
+func (a *Activity) has(user string) bool {
+	_, ok := a.index(user)
+	return ok
+}
+
 // add records n events by user at ts (Unix nanoseconds) and returns the
 // user's index and whether the user is new.
 func (a *Activity) add(user string, ts int64, n uint64) (int32, bool) {

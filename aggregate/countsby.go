@@ -323,6 +323,14 @@ func (c *ipCounts) add(a netip.Addr, n uint64) *ipEntry {
 	return &c.entries[i]
 }
 
+// reserve makes room for n more entries without growing.
+func (c *ipCounts) reserve(n int) {
+	c.entries = slices.Grow(c.entries, n)
+	for (len(c.entries)+n)*4 > len(c.slots)*3 {
+		c.grow()
+	}
+}
+
 func (c *ipCounts) place(h uint64, i int32) {
 	pos := h & c.mask
 	for c.slots[pos] != 0 {

@@ -15,8 +15,8 @@ var ErrOutOfRange = errors.New("aggregate: older than the series keeps")
 // ErrInvalidRange is returned, wrapped with the times involved, by
 // [Series.Metrics], [Series.User] and [Global.Metrics] when to is not after
 // from, by [Series.Put] and [Global.Put] when a window start is not aligned
-// to the window length, and by [Set.MarshalBinary] for a span outside the
-// years 1 to 9999.
+// to the window length, and by [Set.MarshalBinary] and [Set.AppendState]
+// for a span outside the years 1 to 9999.
 var ErrInvalidRange = errors.New("aggregate: invalid time range")
 
 // ErrCorrupt is returned, wrapped with what is wrong and where, by
@@ -25,8 +25,14 @@ var ErrInvalidRange = errors.New("aggregate: invalid time range")
 // version).
 var ErrCorrupt = errors.New("aggregate: corrupt encoded Set")
 
+// ErrInvalidState is returned, wrapped with what is wrong and where, by
+// [Set.RestoreState] for input that is not a state written by
+// [Set.AppendState] (truncated, altered, or of an unknown version).
+var ErrInvalidState = errors.New("aggregate: invalid Set state")
+
 // ErrTooLarge is returned, wrapped with the size, by [Set.MarshalBinary]
-// for a Set with more than MaxEncodedEventTypes event types.
+// and [Set.AppendState] for a Set with more than MaxEncodedEventTypes
+// event types.
 var ErrTooLarge = errors.New("aggregate: Set too large to encode")
 
 // ErrTooManySources is returned, wrapped with the limit, by [Global.Put]

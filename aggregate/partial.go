@@ -3,6 +3,7 @@ package aggregate
 import (
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
 	"net/netip"
@@ -105,34 +106,10 @@ func (s *Set) MarshalBinary() ([]byte, error) {
 func (s *Set) AppendBinary(b []byte) ([]byte, error) {
 	s.ready()
 	b0 := b
-	start, end := s.rate.Span()
-	hasSpan := end.After(start)
-	if hasSpan && !spanTimeOK(start) || hasSpan && !spanTimeOK(end) {
-		return b, fmt.Errorf("%w: span %s to %s lies outside the years 1 to 9999", ErrInvalidRange,
-			start.UTC().Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339Nano))
+	if err := s.checkEncodable(); err != nil {
+		return b, err
 	}
-	if s.types.Len() > MaxEncodedEventTypes {
-		return b, fmt.Errorf("%w: %d event types, at most %d can be encoded", ErrTooLarge, s.types.Len(), MaxEncodedEventTypes)
-	}
-	var flags byte
-	if hasSpan {
-		flags |= flagSpan
-	}
-	if s.activeUsers.approx {
-		flags |= flagSketch
-	}
-	b = append(b, encodingVersion, flags)
-	b = binary.AppendUvarint(b, uint64(s.cfg.TopN))
-	b = binary.AppendUvarint(b, uint64(s.cfg.TopKCapacity))
-	b = binary.AppendUvarint(b, uint64(s.cfg.DistinctThreshold))
-	if hasSpan {
-		b = appendTime(b, start)
-		b = appendTime(b, end)
-	}
-	b = binary.AppendUvarint(b, s.rate.Count())
-	for _, n := range s.severity {
-		b = binary.AppendUvarint(b, n)
-	}
+	b = s.appendHead(b, encodingVersion, s.headFlags())
 
 	types := s.types.users
 	order := make([]int32, len(types))
@@ -149,23 +126,62 @@ func (s *Set) AppendBinary(b []byte) ([]byte, error) {
 	if s.activeUsers.approx {
 		var ok bool
 		if b, ok = appendSketch(b, s.activeUsers.sketch); !ok {
-			return b[:len(b0)], fmt.Errorf("aggregate: internal error: the distinct-users sketch is not dense")
+			return b[:len(b0)], errSketchNotDense
 		}
 	} else {
-		hashes := make([]uint64, 0, len(s.activeUsers.exact))
-		for h := range s.activeUsers.exact {
-			hashes = append(hashes, h)
-		}
-		slices.Sort(hashes)
-		b = binary.AppendUvarint(b, uint64(len(hashes)))
-		for _, h := range hashes {
-			b = binary.LittleEndian.AppendUint64(b, h)
-		}
+		b = appendHashes(b, s.activeUsers.exact)
 	}
 
 	b = appendTopK(b, &s.topUsers, strings.Compare, appendString)
 	b = appendTopK(b, &s.topIPs, netip.Addr.Compare, appendAddr)
 	return b, nil
+}
+
+// checkEncodable returns the error AppendBinary and AppendState return
+// for a Set they cannot encode: a span outside the years 1 to 9999
+// (ErrInvalidRange), more than MaxEncodedEventTypes event types
+// (ErrTooLarge).
+func (s *Set) checkEncodable() error {
+	start, end := s.rate.Span()
+	if end.After(start) && (!spanTimeOK(start) || !spanTimeOK(end)) {
+		return fmt.Errorf("%w: span %s to %s lies outside the years 1 to 9999", ErrInvalidRange,
+			start.UTC().Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339Nano))
+	}
+	if s.types.Len() > MaxEncodedEventTypes {
+		return fmt.Errorf("%w: %d event types, at most %d can be encoded", ErrTooLarge, s.types.Len(), MaxEncodedEventTypes)
+	}
+	return nil
+}
+
+// headFlags returns flagSpan and flagSketch as they apply to s.
+func (s *Set) headFlags() byte {
+	var flags byte
+	if s.rate.end.After(s.rate.start) {
+		flags |= flagSpan
+	}
+	if s.activeUsers.approx {
+		flags |= flagSketch
+	}
+	return flags
+}
+
+// appendHead appends what the partial encoding and the state share: the
+// version, the flags, the config, the span if flagged, the total and the
+// severities.
+func (s *Set) appendHead(b []byte, version, flags byte) []byte {
+	b = append(b, version, flags)
+	b = binary.AppendUvarint(b, uint64(s.cfg.TopN))
+	b = binary.AppendUvarint(b, uint64(s.cfg.TopKCapacity))
+	b = binary.AppendUvarint(b, uint64(s.cfg.DistinctThreshold))
+	if flags&flagSpan != 0 {
+		b = appendTime(b, s.rate.start)
+		b = appendTime(b, s.rate.end)
+	}
+	b = binary.AppendUvarint(b, s.rate.Count())
+	for _, n := range s.severity {
+		b = binary.AppendUvarint(b, n)
+	}
+	return b
 }
 
 // encodedSizeHint returns about the size of s's encoding, a little more
@@ -210,6 +226,24 @@ func appendAddr(b []byte, a netip.Addr) []byte {
 	b, _ = a.AppendBinary(b) // never fails
 	return b
 }
+
+// appendHashes appends the exact distinct users' hashes: their number,
+// then each as 8 bytes little-endian, ascending.
+func appendHashes(b []byte, exact map[uint64]struct{}) []byte {
+	hashes := make([]uint64, 0, len(exact))
+	for h := range exact {
+		hashes = append(hashes, h)
+	}
+	slices.Sort(hashes)
+	b = binary.AppendUvarint(b, uint64(len(hashes)))
+	for _, h := range hashes {
+		b = binary.LittleEndian.AppendUint64(b, h)
+	}
+	return b
+}
+
+// errSketchNotDense is the internal error of appendSketch's false.
+var errSketchNotDense = errors.New("aggregate: internal error: the distinct-users sketch is not dense")
 
 // appendSketch appends sk, a dense precision-14 sketch, as the encoding
 // lays it out: the smallest register (base), the registers minus base four
@@ -293,25 +327,44 @@ func (s *Set) UnmarshalBinary(data []byte) error {
 }
 
 func (s *Set) decode(d *decoder) {
+	flags, total := s.decodeHead(d, encodingVersion, flagSpan|flagSketch)
+	if d.err != nil {
+		return
+	}
+	s.dropTables()
+	s.decodeTypes(d, total, true)
+	s.decodeDistinct(d, flags&flagSketch != 0, total)
+	decodeTopK(d, &topUsersLabels, &s.topUsers, total, d.string, strings.Compare)
+	decodeTopK(d, &topIPsLabels, &s.topIPs, total, d.addr, netip.Addr.Compare)
+	if d.err == nil && d.rest() != 0 {
+		d.fail(d.off, "%d bytes after the end", d.rest())
+	}
+}
+
+// decodeHead reads what appendHead writes, with a version of version and
+// flags among known, into s: it empties s and gives it the decoded config,
+// then reads the span, the total and the severities. It returns the flags
+// and the total.
+func (s *Set) decodeHead(d *decoder, version, known byte) (flags byte, total uint64) {
 	if len(d.data) == 0 {
 		d.fail(0, "empty input")
-		return
+		return 0, 0
 	}
-	if v := d.byte("version"); v != encodingVersion {
-		d.fail(0, "unsupported version %d (this build reads version %d)", v, encodingVersion)
-		return
+	if v := d.byte("version"); v != version {
+		d.fail(0, "unsupported version %d (this build reads version %d)", v, version)
+		return 0, 0
 	}
-	flags := d.byte("flags")
-	if flags&^(flagSpan|flagSketch) != 0 {
+	flags = d.byte("flags")
+	if flags&^known != 0 {
 		d.fail(1, "unknown flags %#02x", flags)
-		return
+		return 0, 0
 	}
 	var cfg SetConfig
 	cfg.TopN = d.intIn("TopN", 1, MaxTopN)
 	cfg.TopKCapacity = d.intIn("TopKCapacity", max(cfg.TopN, 1), MaxTopKCapacity)
 	cfg.DistinctThreshold = d.intIn("DistinctThreshold", 1, MaxDistinctThreshold)
 	if d.err != nil {
-		return
+		return 0, 0
 	}
 	s.Reset()
 	if s.topUsers.capacity == 0 || s.cfg != cfg {
@@ -319,7 +372,6 @@ func (s *Set) decode(d *decoder) {
 		s.topUsers, s.topIPs = TopK[string]{}, TopK[netip.Addr]{}
 		s.init()
 	}
-	s.dropTables()
 
 	if flags&flagSpan != 0 {
 		at := d.off
@@ -331,7 +383,7 @@ func (s *Set) decode(d *decoder) {
 		s.rate.start, s.rate.end = start, end
 	}
 	at := d.off
-	total := d.uvarint("total events")
+	total = d.uvarint("total events")
 	s.rate.events.n = total
 	var sum, carry uint64
 	for i := range s.severity {
@@ -342,16 +394,13 @@ func (s *Set) decode(d *decoder) {
 	if d.err == nil && (carry != 0 || sum != total) {
 		d.fail(at, "bySeverity does not sum to the total, %d", total)
 	}
-	s.decodeTypes(d, total)
-	s.decodeDistinct(d, flags&flagSketch != 0, total)
-	decodeTopK(d, &topUsersLabels, &s.topUsers, total, d.string, strings.Compare)
-	decodeTopK(d, &topIPsLabels, &s.topIPs, total, d.addr, netip.Addr.Compare)
-	if d.err == nil && d.rest() != 0 {
-		d.fail(d.off, "%d bytes after the end", d.rest())
-	}
+	return flags, total
 }
 
-func (s *Set) decodeTypes(d *decoder, total uint64) {
+// decodeTypes reads the event types and their counts into s.types: in
+// strictly ascending order when sorted (the partial encoding), in any order
+// without repeats otherwise (the state, which keeps the table's order).
+func (s *Set) decodeTypes(d *decoder, total uint64, sorted bool) {
 	at := d.off
 	n := d.count("event types", MaxEncodedEventTypes, 2)
 	s.types.reserve(n)
@@ -364,8 +413,11 @@ func (s *Set) decodeTypes(d *decoder, total uint64) {
 		switch {
 		case d.err != nil:
 			return
-		case i > 0 && key <= prev:
+		case sorted && i > 0 && key <= prev:
 			d.fail(at, "event types not in strictly ascending order: %q after %q", key, prev)
+			return
+		case !sorted && s.types.has(key):
+			d.fail(at, "event type %q appears twice", key)
 			return
 		case c == 0:
 			d.fail(at, "event type %q has count 0", key)
@@ -415,11 +467,11 @@ func (s *Set) decodeDistinct(d *decoder, sketch bool, total uint64) {
 
 // topKLabels name a summary's fields in errors, made once rather than per
 // entry decoded.
-type topKLabels struct{ name, total, key, count, err string }
+type topKLabels struct{ name, total, key, count, err, heap string }
 
 var (
-	topUsersLabels = topKLabels{"top users", "top users total", "top users key", "top users count", "top users error"}
-	topIPsLabels   = topKLabels{"top IPs", "top IPs total", "top IPs key", "top IPs count", "top IPs error"}
+	topUsersLabels = topKLabels{"top users", "top users total", "top users key", "top users count", "top users error", "top users heap"}
+	topIPsLabels   = topKLabels{"top IPs", "top IPs total", "top IPs key", "top IPs count", "top IPs error", "top IPs heap"}
 )
 
 // decodeSketch reads a sketch written by appendSketch into s.activeUsers.
@@ -518,17 +570,19 @@ func decodeTopK[K comparable](d *decoder, l *topKLabels, t *TopK[K], total uint6
 	t.scratch = items[:0]
 }
 
-// decoder reads an encoded Set. The first error sticks: later reads return
-// zero values, so decoding code checks d.err only where it must stop.
+// decoder reads an encoded Set or a Set's state. The first error sticks:
+// later reads return zero values, so decoding code checks d.err only where
+// it must stop.
 type decoder struct {
-	data []byte
-	off  int
-	err  error
+	data    []byte
+	off     int
+	err     error
+	invalid error // the sentinel errors wrap: ErrCorrupt if nil
 }
 
 func (d *decoder) fail(at int, format string, args ...any) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s (at byte %d)", ErrCorrupt, fmt.Sprintf(format, args...), at)
+		d.err = fmt.Errorf("%w: %s (at byte %d)", cmp.Or(d.invalid, ErrCorrupt), fmt.Sprintf(format, args...), at)
 	}
 }
 

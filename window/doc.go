@@ -55,6 +55,19 @@
 // not added: Add says [StatusLate], counts it in [Stats], and the caller
 // sends it to a late-data output.
 //
+// # Checkpoints
+//
+// [Windows.AppendState] writes what a Windows holds — its open windows
+// with their states (encoded by a function the caller gives, such as
+// aggregate's Set.AppendState), which have fired and which changed since,
+// the watermark and the counters — and [Windows.RestoreState] loads it
+// into a freshly built Windows of the same Assigner and AllowedLateness.
+// Checkpoint with the input position (a Kafka offset), restore after a
+// restart or a rebalance, and replay the input from that position: the
+// results are the same windows, in the same order, with the same Update
+// flags and states, and the same [Stats], as a run without the restart.
+// Restoring is all or nothing; a bad checkpoint gets [ErrInvalidState].
+//
 // # Time resolution and Flink's conventions
 //
 // Times are handled in whole milliseconds since the Unix epoch, rounded down;
