@@ -46,6 +46,12 @@ type GlobalConfig struct {
 	// summaries, a smaller DistinctThreshold turns exact counts into
 	// estimates sooner. Optional.
 	Set SetConfig
+	// KeepUsers keeps each window's per-user and per-IP tables, as a
+	// [Series] does, so that [Global.User] answers and top lists are exact
+	// counts: what a processor's view of its own tasks needs. Windows then
+	// cost what they cost in the sources. Optional; default false: windows
+	// are compacted (as partials decoded from the wire are anyway).
+	KeepUsers bool
 }
 
 func (c *GlobalConfig) setDefaults() {
@@ -215,7 +221,7 @@ func (g *Global) Put(source string, start time.Time, set *Set) error {
 		}
 		src := &sourceData{
 			name:   strings.Clone(source),
-			series: newSeries(SeriesConfig{Window: g.cfg.Window, Size: g.cfg.Size, CompactClosed: true, Set: g.cfg.Set}),
+			series: newSeries(SeriesConfig{Window: g.cfg.Window, Size: g.cfg.Size, CompactClosed: !g.cfg.KeepUsers, Set: g.cfg.Set}),
 		}
 		g.sources = slices.Insert(g.sources, i, src)
 	}
@@ -223,7 +229,7 @@ func (g *Global) Put(source string, start time.Time, set *Set) error {
 	series.mu.Lock()
 	// The source's newest window is not newer than g.newest, so its ring
 	// holds every window from g's oldest on: put cannot refuse this one.
-	err = series.put(ns, set, true)
+	err = series.put(ns, set, !g.cfg.KeepUsers)
 	series.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("aggregate: source %q: %w", source, err)
@@ -284,15 +290,36 @@ func (g *Global) Metrics(from, to time.Time) (Metrics, error) {
 	fromN, toN := from.UnixNano(), to.UnixNano()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	sc, _ := g.merge.merge(g.collect(fromN, toN))
-	clear(g.inRange) // keep no references to windows a source may drop
+	sets := g.collect(fromN, toN)
+	defer clear(g.inRange) // keep no references to windows a source may drop
+	sc, exact := g.merge.merge(sets)
 	start := max(floorNanos(fromN, g.w), g.oldest())
 	if !g.started || start >= toN {
 		sc.rate.start, sc.rate.end = from.UTC(), to.UTC()
 	} else {
 		sc.rate.start, sc.rate.end = time.Unix(0, start).UTC(), to.UTC()
 	}
-	return sc.metrics(nil, nil), nil
+	return mergedMetrics(sc, exact, sets), nil
+}
+
+// User returns one user's activity over every source's windows that
+// overlap [from, to), as [Series.User] does for one. Only a Global with
+// KeepUsers holds per-user activity; otherwise the activity is zero.
+func (g *Global) User(id string, from, to time.Time) (UserActivity, error) {
+	if err := checkRange(from, to); err != nil {
+		return UserActivity{}, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	sets := g.collect(from.UnixNano(), to.UnixNano())
+	defer clear(g.inRange)
+	var a UserActivity
+	for _, set := range sets {
+		if u, ok := set.users.Get(id); ok {
+			a.Merge(u)
+		}
+	}
+	return a, nil
 }
 
 // Sources returns the sources held, in name order.

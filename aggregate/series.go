@@ -344,8 +344,15 @@ func (s *Series) Metrics(from, to time.Time) (Metrics, error) {
 	} else {
 		sc.rate.start, sc.rate.end = time.Unix(0, start).UTC(), to.UTC()
 	}
+	return mergedMetrics(sc, exact, sets), nil
+}
+
+// mergedMetrics is the Metrics of sc, the merge of sets; when exact (no
+// set in it is compacted) its top lists take exact counts from the sets'
+// tables.
+func mergedMetrics(sc *Set, exact bool, sets []*Set) Metrics {
 	if !exact {
-		return sc.metrics(nil, nil), nil
+		return sc.metrics(nil, nil)
 	}
 	return sc.metrics(
 		func(id string) (uint64, bool) {
@@ -364,7 +371,7 @@ func (s *Series) Metrics(from, to time.Time) (Metrics, error) {
 				n += c
 			}
 			return n, true
-		}), nil
+		})
 }
 
 // User returns one user's activity over the windows that overlap
