@@ -145,7 +145,10 @@ func alertID(rule, key string, first time.Time) string {
 // keeping it does not keep the (possibly large) buffer ev was decoded from.
 // Metadata that is not a JSON object (only possible for events not made by
 // rdr's decoder) is dropped, so that the alert can always be written out.
+// The time is put in UTC (without a monotonic clock reading), as restored
+// state gives it back.
 func cloneEvent(ev rdr.Event) rdr.Event {
+	ev.Time = ev.Time.UTC()
 	if m := ev.Metadata; m != "" && (m[0] != '{' || !json.Valid([]byte(m))) {
 		ev.Metadata = ""
 	}

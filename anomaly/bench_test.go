@@ -208,6 +208,72 @@ func BenchmarkBytesPerKey(b *testing.B) {
 	}
 }
 
+// BenchmarkEngineSnapshot measures saving and restoring the default rules
+// holding state for 1,000,000 users, each with a login from their own
+// address, a file access and a failed login within the last 30 seconds;
+// one in a hundred also has an MFA challenge waiting and a first privilege
+// change firing. It reports the size of the saved state.
+func BenchmarkEngineSnapshot(b *testing.B) {
+	const users = 1_000_000
+	newEngine := func() *anomaly.Engine {
+		eng, err := anomaly.NewEngine(anomaly.DefaultRules(), anomaly.Config{MaxFuture: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return eng
+	}
+	eng := newEngine()
+	const step = 10 * time.Microsecond
+	at := t0
+	next := func(typ, user string, ip netip.Addr) {
+		eng.Process(rdr.Event{Time: at, Type: typ, UserID: user, IP: ip, Severity: rdr.SeverityLow, Metadata: `{"app":"vpn"}`}, nil)
+		at = at.Add(step)
+	}
+	for i := range users {
+		user := fmt.Sprintf("u-%07d", i)
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		next("login_success", user, ip)
+		next("file_access", user, ip)
+		next("login_failed", user, ip)
+		if i%100 == 0 {
+			next("mfa_challenge", user, ip)
+			next("privilege_change", user, ip)
+		}
+	}
+	st := eng.Stats()
+	if st.Firing != users/100 {
+		b.Fatalf("%d alerts firing, want %d", st.Firing, users/100)
+	}
+	state, err := eng.AppendState(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("AppendState", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, len(state))
+		for b.Loop() {
+			if buf, err = eng.AppendState(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
+		b.ReportMetric(float64(len(buf))/users, "bytes/user")
+	})
+	b.Run("RestoreState", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			b.StopTimer()
+			fresh := newEngine()
+			runtime.GC()
+			b.StartTimer()
+			if err := fresh.RestoreState(state); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(state)), "bytes")
+	})
+}
+
 // cpuTime is the CPU time the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

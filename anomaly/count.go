@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
@@ -129,3 +130,36 @@ func (c *Count) Len() int { return c.keys.Len() }
 func (c *Count) Describe(d Detection) string {
 	return formatNumber(d.Value) + " events in " + formatDuration(c.cfg.Window) + " (threshold " + formatNumber(d.Threshold) + ")"
 }
+
+func (c *Count) stateKind() string { return "count window=" + c.cfg.Window.String() }
+
+// AppendState appends the detector's state to b ([Snapshotter]): per key,
+// its hash, the newest slot and the 12 counters.
+func (c *Count) AppendState(b []byte) ([]byte, error) {
+	b = appendStateHeader(b, c.stateKind())
+	ref := c.refSlot()
+	return c.keys.AppendState(b, func(b []byte, st *countState) []byte {
+		b = appendDelta(b, st.head, ref)
+		for _, n := range st.n {
+			b = binary.AppendUvarint(b, uint64(n))
+		}
+		return b
+	}), nil
+}
+
+// RestoreState replaces the detector's state with one that AppendState
+// wrote, in a Count with the same window ([Snapshotter]).
+func (c *Count) RestoreState(data []byte) error {
+	r := stateReader{data: data}
+	r.header(c.stateKind())
+	c.keys.restore(&r, func(r *stateReader, st *countState) {
+		st.head = r.delta("newest slot", c.refSlot())
+		for i := range st.n {
+			st.n[i] = uint32(r.uintMax("counter", math.MaxUint32))
+		}
+	})
+	return r.finish(func() { c.keys = NewTable[countState](c.cfg.Window) })
+}
+
+// refSlot is about the current slot, to save slots relative to.
+func (c *Count) refSlot() int64 { return int64(uint64(c.keys.gen) * countBuckets) }

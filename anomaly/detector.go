@@ -84,6 +84,32 @@ type RiskAccumulator interface {
 	AddRisk(key string, points float64, at time.Time, ev rdr.Event, report func(Detection))
 }
 
+// Snapshotter is an optional interface for a [Detector] whose state can be
+// saved and restored, so that an [Engine] can be checkpointed and restored
+// after a crash, a restart or a rebalance ([Engine.AppendState]). Every
+// built-in detector implements it.
+//
+// Both methods are called as Observe is: by the detector's owner, never
+// concurrently with Observe, Advance or each other. AppendState must not
+// change the state, and RestoreState must not retain data.
+//
+// A detector restored from the state another one saved must then behave
+// exactly as that one would have: the same input gives the same detections.
+// For input that is not such state — truncated, altered, of an unknown
+// version, or written by a detector of another kind or config —
+// RestoreState returns an error wrapping [ErrInvalidState] and leaves the
+// detector empty and usable. It never panics, whatever data holds.
+type Snapshotter interface {
+	// AppendState appends the detector's state, in a versioned binary
+	// format, to b and returns the extended buffer. An error means the
+	// state cannot be saved (an event the format cannot hold); b is then
+	// returned as it was.
+	AppendState(b []byte) ([]byte, error)
+	// RestoreState replaces the detector's state with one that AppendState
+	// wrote (by a detector of the same kind and config).
+	RestoreState(data []byte) error
+}
+
 // Event time is handled as nanoseconds since the Unix epoch. The Engine only
 // passes times within [minTime, maxTime], where that count is well defined.
 var (

@@ -1,9 +1,10 @@
 package anomaly
 
 import (
+	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rdr-go/rdr"
@@ -40,7 +41,7 @@ type DistinctConfig struct {
 // A Distinct is not safe for concurrent use; an Engine owns it.
 type Distinct struct {
 	cfg     DistinctConfig
-	seed    maphash.Seed
+	seed    hashSeed
 	keys    *Table[distinctState]
 	scratch []int64
 }
@@ -70,7 +71,7 @@ func NewDistinct(cfg DistinctConfig) (*Distinct, error) {
 	if cfg.MaxValues < cfg.Threshold {
 		return nil, fmt.Errorf("invalid config: MaxValues (%d) must be at least Threshold (%d)", cfg.MaxValues, cfg.Threshold)
 	}
-	return &Distinct{cfg: cfg, seed: maphash.MakeSeed(), keys: NewTable[distinctState](cfg.Window)}, nil
+	return &Distinct{cfg: cfg, seed: newHashSeed(), keys: NewTable[distinctState](cfg.Window)}, nil
 }
 
 // Fields returns the counted field: events without it are skipped.
@@ -152,4 +153,41 @@ func (d *Distinct) Len() int { return d.keys.Len() }
 func (d *Distinct) Describe(det Detection) string {
 	return formatNumber(det.Value) + " distinct " + d.cfg.Field.String() + " in " + formatDuration(d.cfg.Window) +
 		" (threshold " + formatNumber(det.Threshold) + ")"
+}
+
+func (d *Distinct) stateKind() string {
+	return "distinct field=" + d.cfg.Field.String() + " window=" + d.cfg.Window.String() + " max-values=" + strconv.Itoa(d.cfg.MaxValues)
+}
+
+// AppendState appends the detector's state to b ([Snapshotter]): the seed
+// of its value hashes, then per key, its hash, its latest time and each
+// value's hash and time.
+func (d *Distinct) AppendState(b []byte) ([]byte, error) {
+	b = appendStateHeader(b, d.stateKind())
+	b = binary.LittleEndian.AppendUint64(b, d.seed.seed)
+	ref := d.keys.refTime()
+	return d.keys.AppendState(b, func(b []byte, st *distinctState) []byte {
+		b = appendDelta(b, st.latest, ref)
+		return appendValues(b, st.vals, st.latest)
+	}), nil
+}
+
+// RestoreState replaces the detector's state with one that AppendState
+// wrote, in a Distinct with the same field, window and MaxValues
+// ([Snapshotter]).
+func (d *Distinct) RestoreState(data []byte) error {
+	r := stateReader{data: data}
+	r.header(d.stateKind())
+	seed := r.uint64("value seed")
+	d.keys.restore(&r, func(r *stateReader, st *distinctState) {
+		st.latest = r.delta("latest time", d.keys.refTime())
+		st.vals = r.values(d.cfg.MaxValues, st.latest, nil)
+		for _, v := range st.vals {
+			if v.t > st.latest {
+				r.fail(r.off, "a value seen after the key's latest time")
+			}
+		}
+	})
+	d.seed = makeHashSeed(seed)
+	return r.finish(func() { d.seed, d.keys = newHashSeed(), NewTable[distinctState](d.cfg.Window) })
 }

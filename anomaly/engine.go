@@ -133,6 +133,8 @@ type ruleRT struct {
 	fields    []Field
 	describer Describer
 	acc       RiskAccumulator
+	snap      Snapshotter // nil if the detector is not one
+	kind      string      // the detector's kind in saved state; "" if it is not a Snapshotter
 	report    func(Detection)
 	alerts    map[string]*alertState
 
@@ -205,6 +207,9 @@ func NewEngine(rules []Rule, cfg Config) (*Engine, error) {
 			}
 		}
 		r.describer, _ = rule.Detector.(Describer)
+		if snap, ok := rule.Detector.(Snapshotter); ok {
+			r.snap, r.kind = snap, detectorKind(rule.Detector)
+		}
 		if acc, ok := rule.Detector.(RiskAccumulator); ok {
 			r.acc = acc
 			e.risk = append(e.risk, r)

@@ -17,6 +17,13 @@ var ErrInvalidRule = errors.New("anomaly: invalid rule")
 // [*RuleTestError].
 var ErrInvalidRuleTest = errors.New("anomaly: invalid rule test")
 
+// ErrInvalidState is matched by every error [Engine.RestoreState] and the
+// built-in detectors' RestoreState ([Snapshotter]) return for data that is
+// not state they can restore: truncated, altered, of an unknown version, or
+// saved by a detector of another kind or config. The message says what is
+// wrong and where.
+var ErrInvalidState = errors.New("anomaly: invalid state")
+
 // RuleError says which rule is wrong, in which field, and why. File and
 // Line locate it in a rule file when it came from one (Line is 0 when
 // unknown); Rule is the rule's name, or "#N" (counting from 1) when the rule

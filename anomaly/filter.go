@@ -2,10 +2,10 @@ package anomaly
 
 import (
 	"fmt"
-	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/rdr-go/rdr"
 )
@@ -136,18 +136,18 @@ func (f Field) has(ev *rdr.Event) bool {
 // Detectors that only need to tell values apart (distinct counts, first-seen
 // sets) keep these instead of strings: 8 bytes a value, and no string to
 // clone. Two different values collide with probability 2⁻⁶⁴.
-func (f Field) hash(seed maphash.Seed, ev *rdr.Event) (uint64, bool) {
+func (f Field) hash(seed hashSeed, ev *rdr.Event) (uint64, bool) {
 	if f.kind == fieldIP {
 		if !ev.IP.IsValid() {
 			return 0, false
 		}
 		a := ev.IP.As16()
-		h := maphash.Bytes(seed, a[:])
+		h := seed.string(unsafe.String(&a[0], len(a)))
 		if ev.IP.Is4() {
 			h ^= 0x9e3779b97f4a7c15 // keep 1.2.3.4 apart from ::ffff:1.2.3.4
 		}
 		if z := ev.IP.Zone(); z != "" {
-			h ^= maphash.String(seed, z)
+			h ^= seed.string(z)
 		}
 		return h, true
 	}
@@ -155,7 +155,7 @@ func (f Field) hash(seed maphash.Seed, ev *rdr.Event) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return maphash.String(seed, v), true
+	return seed.string(v), true
 }
 
 // Filter selects events. Every non-empty part must match; an empty part

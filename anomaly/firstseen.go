@@ -1,8 +1,9 @@
 package anomaly
 
 import (
+	"encoding/binary"
 	"fmt"
-	"hash/maphash"
+	"strconv"
 	"time"
 
 	"github.com/rdr-go/rdr"
@@ -54,7 +55,7 @@ const (
 // A FirstSeen is not safe for concurrent use; an Engine owns it.
 type FirstSeen struct {
 	cfg     FirstSeenConfig
-	seed    maphash.Seed
+	seed    hashSeed
 	keys    *Table[firstSeenState]
 	start   int64
 	started bool
@@ -81,7 +82,7 @@ func NewFirstSeen(cfg FirstSeenConfig) (*FirstSeen, error) {
 	case cfg.Warmup < 0:
 		return nil, fmt.Errorf("invalid config: Warmup must not be negative, got %v", cfg.Warmup)
 	}
-	return &FirstSeen{cfg: cfg, seed: maphash.MakeSeed(), keys: NewTable[firstSeenState](cfg.History)}, nil
+	return &FirstSeen{cfg: cfg, seed: newHashSeed(), keys: NewTable[firstSeenState](cfg.History)}, nil
 }
 
 // Fields returns the watched field: events without it are skipped.
@@ -155,4 +156,44 @@ func (f *FirstSeen) Len() int { return f.keys.Len() }
 func (f *FirstSeen) Describe(d Detection) string {
 	v, _ := f.cfg.Field.Value(d.Event)
 	return "new " + f.cfg.Field.String() + " " + v + " (not seen in " + formatDuration(f.cfg.History) + ")"
+}
+
+func (f *FirstSeen) stateKind() string {
+	return "first-seen field=" + f.cfg.Field.String() + " history=" + f.cfg.History.String() + " max-values=" + strconv.Itoa(f.cfg.MaxValues)
+}
+
+// AppendState appends the detector's state to b ([Snapshotter]): the seed
+// of its value hashes and the time of its first event, then per key, its
+// hash and each value's hash and time.
+func (f *FirstSeen) AppendState(b []byte) ([]byte, error) {
+	b = appendStateHeader(b, f.stateKind())
+	b = binary.LittleEndian.AppendUint64(b, f.seed.seed)
+	b = appendBool(b, f.started)
+	b = binary.AppendVarint(b, f.start)
+	ref := f.keys.refTime()
+	return f.keys.AppendState(b, func(b []byte, st *firstSeenState) []byte {
+		return appendValues(b, st.vals, ref)
+	}), nil
+}
+
+// RestoreState replaces the detector's state with one that AppendState
+// wrote, in a FirstSeen with the same field, history and MaxValues
+// ([Snapshotter]).
+func (f *FirstSeen) RestoreState(data []byte) error {
+	r := stateReader{data: data}
+	r.header(f.stateKind())
+	seed := r.uint64("value seed")
+	started := r.bool("started")
+	at := r.off
+	start := r.varint("start")
+	if r.err == nil && !started && start != 0 {
+		r.fail(at, "a start time before the first event")
+	}
+	f.keys.restore(&r, func(r *stateReader, st *firstSeenState) {
+		st.vals = r.values(f.cfg.MaxValues, f.keys.refTime(), st.buf[:])
+	})
+	f.seed, f.start, f.started = makeHashSeed(seed), start, started
+	return r.finish(func() {
+		f.seed, f.start, f.started, f.keys = newHashSeed(), 0, false, NewTable[firstSeenState](f.cfg.History)
+	})
 }

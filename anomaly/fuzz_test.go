@@ -3,6 +3,7 @@ package anomaly_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"math"
 	"net/netip"
 	"testing"
@@ -184,5 +185,79 @@ func FuzzEngine(f *testing.F) {
 		require.Equal(t, st.Fired, st.Resolved)
 		require.Zero(t, st.TrackedKeys, "%+v", st.Rules)
 		require.Len(t, resolved, len(fired), "every alert that fired has resolved")
+	})
+}
+
+// FuzzRestoreState gives RestoreState arbitrary bytes, as they are and with
+// their last four bytes made the checksum of the others (so that the
+// decoding behind the checksum is fuzzed too). It must never panic, must
+// refuse with ErrInvalidState, and what it accepts must save again to bytes
+// that restore into an engine saving the same bytes, and that carries on
+// like it.
+func FuzzRestoreState(f *testing.F) {
+	rules := func(t testing.TB) []anomaly.Rule {
+		extra, err := anomaly.ParseRules("fuzz.yaml", []byte(fuzzRules))
+		require.NoError(t, err)
+		return append(anomaly.DefaultRules(), extra...)
+	}
+	newEngine := func(t testing.TB) *anomaly.Engine {
+		eng, err := anomaly.NewEngine(rules(t), anomaly.Config{MaxFuture: -1})
+		require.NoError(t, err)
+		return eng
+	}
+	// Seeds: states of the attack day, for a few users, at a few points.
+	var evs []rdr.Event
+	for _, ev := range attackDay() {
+		switch ev.UserID {
+		case "alice", "bob", "carol", "dave", "mallory", "user-000", "user-001":
+			evs = append(evs, ev)
+		}
+	}
+	eng := newEngine(f)
+	for i, ev := range evs {
+		if i%(len(evs)/5) == 0 {
+			state, err := eng.AppendState(nil)
+			require.NoError(f, err)
+			f.Add(state)
+		}
+		eng.Process(ev, nil)
+	}
+	f.Add([]byte{})
+	f.Add([]byte("rdra\x01"))
+	then := []rdr.Event{
+		withIP(at(10*time.Minute, "login_failed", "mallory"), "203.0.113.66"),
+		withIP(at(10*time.Minute+time.Second, "login_success", "mallory"), "192.0.2.7"),
+		withIP(at(10*time.Minute+2*time.Second, "mfa_challenge", "alice"), "10.0.0.1"),
+		withSeverity(withIP(at(11*time.Minute, "privilege_change", "carol"), "10.0.0.3"), rdr.SeverityCritical),
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		inputs := [][]byte{data}
+		if len(data) >= 4 {
+			body := data[:len(data)-4]
+			inputs = append(inputs, binary.LittleEndian.AppendUint32(append([]byte(nil), body...), crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))))
+		}
+		eng := newEngine(t) // a refused state leaves it as it was: reuse it
+		for _, in := range inputs {
+			if err := eng.RestoreState(in); err != nil {
+				require.ErrorIs(t, err, anomaly.ErrInvalidState)
+				continue
+			}
+			saved, err := eng.AppendState(nil)
+			require.NoError(t, err, "saving accepted state")
+			again := newEngine(t)
+			require.NoError(t, again.RestoreState(saved), "restoring saved state")
+			resaved, err := again.AppendState(nil)
+			require.NoError(t, err)
+			require.Equal(t, saved, resaved, "state restored from saved state saves the same bytes")
+			var got1, got2 []anomaly.Alert
+			for _, ev := range then {
+				eng.Process(ev, func(a anomaly.Alert) { got1 = append(got1, a) })
+				again.Process(ev, func(a anomaly.Alert) { got2 = append(got2, a) })
+			}
+			eng.Advance(t0.Add(24*time.Hour), func(a anomaly.Alert) { got1 = append(got1, a) })
+			again.Advance(t0.Add(24*time.Hour), func(a anomaly.Alert) { got2 = append(got2, a) })
+			require.Equal(t, got1, got2, "the two restored engines carry on alike")
+			eng = newEngine(t)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
@@ -120,4 +121,36 @@ func (r *Risk) Len() int { return r.keys.Len() }
 // Describe says "risk R (threshold T)".
 func (r *Risk) Describe(d Detection) string {
 	return "risk " + formatNumber(d.Value) + " (threshold " + formatNumber(d.Threshold) + ", half-life " + formatDuration(r.cfg.HalfLife) + ")"
+}
+
+func (r *Risk) stateKind() string { return "risk half-life=" + r.cfg.HalfLife.String() }
+
+// AppendState appends the detector's state to b ([Snapshotter]): the time
+// of the latest risk, then per key, its hash, its risk and that risk's
+// time.
+func (r *Risk) AppendState(b []byte) ([]byte, error) {
+	b = appendStateHeader(b, r.stateKind())
+	b = binary.AppendVarint(b, r.latest)
+	return r.keys.AppendState(b, func(b []byte, st *riskState) []byte {
+		b = appendFloat(b, st.score)
+		return appendAge(b, st.at, r.latest)
+	}), nil
+}
+
+// RestoreState replaces the detector's state with one that AppendState
+// wrote, in a Risk with the same half-life ([Snapshotter]).
+func (r *Risk) RestoreState(data []byte) error {
+	sr := stateReader{data: data}
+	sr.header(r.stateKind())
+	latest := sr.varint("latest time")
+	r.keys.restore(&sr, func(sr *stateReader, st *riskState) {
+		at := sr.off
+		st.score = sr.float64("risk")
+		st.at = sr.age("risk time", latest)
+		if sr.err == nil && (!(st.score > 0) || math.IsInf(st.score, 0)) {
+			sr.fail(at, "risk %v must be finite and positive", st.score)
+		}
+	})
+	r.latest = latest
+	return sr.finish(func() { r.latest, r.keys = 0, NewTable[riskState](8*r.cfg.HalfLife) })
 }

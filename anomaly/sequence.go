@@ -1,7 +1,10 @@
 package anomaly
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,6 +117,51 @@ func (s *Sequence) Advance(now time.Time, _ func(Detection)) { s.keys.Advance(no
 
 // Len returns the number of keys with state.
 func (s *Sequence) Len() int { return s.keys.Len() }
+
+func (s *Sequence) stateKind() string {
+	return "sequence count=" + strconv.Itoa(s.cfg.Count) + " window=" + s.cfg.Window.String()
+}
+
+// AppendState appends the detector's state to b ([Snapshotter]): per key,
+// its hash and the times of its latest First events.
+func (s *Sequence) AppendState(b []byte) ([]byte, error) {
+	b = appendStateHeader(b, s.stateKind())
+	ref := s.keys.refTime()
+	return s.keys.AppendState(b, func(b []byte, st *seqState) []byte {
+		// Until the ring is full, the slots in use are 0 to n-1 and pos is n.
+		b = binary.AppendUvarint(b, uint64(st.pos))
+		b = binary.AppendUvarint(b, uint64(st.n))
+		for _, t := range st.times[:st.n] {
+			b = appendDelta(b, t, ref)
+		}
+		return b
+	}), nil
+}
+
+// RestoreState replaces the detector's state with one that AppendState
+// wrote, in a Sequence with the same Count and window ([Snapshotter]).
+func (s *Sequence) RestoreState(data []byte) error {
+	r := stateReader{data: data}
+	r.header(s.stateKind())
+	count := uint64(s.cfg.Count)
+	s.keys.restore(&r, func(r *stateReader, st *seqState) {
+		at := r.off
+		pos := r.uintMax("ring position", count-1)
+		n := r.uintMax("ring length", count)
+		if r.err == nil && n < count && pos != n {
+			r.fail(at, "ring position %d with %d of %d slots in use", pos, n, count)
+		}
+		if r.err != nil {
+			return
+		}
+		st.times = make([]int64, count)
+		st.pos, st.n = int32(pos), int32(n)
+		for i := range st.times[:n] {
+			st.times[i] = r.delta("First time", s.keys.refTime())
+		}
+	})
+	return r.finish(func() { s.keys = NewTable[seqState](s.cfg.Window) })
+}
 
 // Describe says "N × FIRST then THEN within WINDOW".
 func (s *Sequence) Describe(d Detection) string {
@@ -234,6 +282,80 @@ func (a *Absence) Len() int { return len(a.pending) }
 // Describe says "no THEN within WINDOW of FIRST".
 func (a *Absence) Describe(Detection) string {
 	return "no " + describeFilter(&a.cfg.Then) + " within " + formatDuration(a.cfg.Window) + " of " + describeFilter(&a.cfg.First)
+}
+
+func (a *Absence) stateKind() string { return "absence window=" + a.cfg.Window.String() }
+
+// AppendState appends the detector's state to b ([Snapshotter]): each
+// waiting key, in order, with the First event it waits on. It returns an
+// error if one of those events cannot be saved: rdr's wire format cannot
+// hold it (see [Engine.AppendState]).
+func (a *Absence) AppendState(b []byte) ([]byte, error) {
+	b0 := len(b)
+	b = appendStateHeader(b, a.stateKind())
+	b = binary.AppendUvarint(b, a.seq)
+	waits := make([]queued, 0, len(a.pending))
+	for _, q := range a.queue {
+		if a.pending[q.w.key] == q.w {
+			waits = append(waits, q)
+		}
+	}
+	slices.SortFunc(waits, func(x, y queued) int { return strings.Compare(x.w.key, y.w.key) })
+	b = binary.AppendUvarint(b, uint64(len(waits)))
+	var scratch []byte
+	for _, q := range waits {
+		if !validTime(q.w.first.Time) {
+			return b[:b0], fmt.Errorf("anomaly: absence: key %q: the First event's time %s lies outside 1970 to 2242", q.w.key, q.w.first.Time.Format(time.RFC3339Nano))
+		}
+		b = appendString(b, q.w.key)
+		b = binary.AppendUvarint(b, q.seq)
+		var err error
+		if b, err = appendEvent(b, q.w.first, &scratch); err != nil {
+			return b[:b0], fmt.Errorf("anomaly: absence: key %q: %w", q.w.key, err)
+		}
+	}
+	return b, nil
+}
+
+// RestoreState replaces the detector's state with one that AppendState
+// wrote, in an Absence with the same window ([Snapshotter]).
+func (a *Absence) RestoreState(data []byte) error {
+	r := stateReader{data: data}
+	r.header(a.stateKind())
+	seq := r.uvarint("sequence number")
+	n := r.count("waiting keys", seq, 3)
+	pending := make(map[string]*waiting, n)
+	queue := make(deadlineQueue, 0, n)
+	seqs := make(map[uint64]bool, n)
+	prev := ""
+	for i := 0; i < n && r.err == nil; i++ {
+		at := r.off
+		key := r.string("key")
+		s := r.uvarint("key sequence number")
+		first := r.event("First event")
+		switch {
+		case r.err != nil:
+		case i > 0 && key <= prev:
+			r.fail(at, "keys not in strictly ascending order: %q after %q", key, prev)
+		case s == 0 || s > seq || seqs[s]:
+			r.fail(at, "key %q: sequence number %d used twice or outside 1 to %d", key, s, seq)
+		case first == (rdr.Event{}):
+			r.fail(at, "key %q: no First event", key)
+		case !validTime(first.Time):
+			r.fail(at, "key %q: First event at %s, outside 1970 to 2242", key, first.Time.Format(time.RFC3339Nano))
+		}
+		if r.err != nil {
+			break
+		}
+		t := first.Time.UnixNano()
+		w := &waiting{key: key, start: t, deadline: addSat(t, int64(a.cfg.Window)), first: first}
+		pending[key] = w
+		queue.push(queued{deadline: w.deadline, seq: s, w: w})
+		seqs[s] = true
+		prev = key
+	}
+	a.pending, a.queue, a.seq = pending, queue, seq
+	return r.finish(func() { a.pending, a.queue, a.seq = make(map[string]*waiting), nil, 0 })
 }
 
 // deadlineQueue is a min-heap of waits by (deadline, seq): the order is

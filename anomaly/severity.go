@@ -57,3 +57,19 @@ func (s *SeverityFloor) Len() int { return 0 }
 func (s *SeverityFloor) Describe(d Detection) string {
 	return rdr.Severity(d.Value).String() + " event " + d.Event.Type + " (floor " + s.min.String() + ")"
 }
+
+func (s *SeverityFloor) stateKind() string { return "severity" }
+
+// AppendState appends the detector's state, which is only its kind, to b
+// ([Snapshotter]).
+func (s *SeverityFloor) AppendState(b []byte) ([]byte, error) {
+	return appendStateHeader(b, s.stateKind()), nil
+}
+
+// RestoreState checks that data is what AppendState wrote ([Snapshotter]):
+// SeverityFloor keeps no state.
+func (s *SeverityFloor) RestoreState(data []byte) error {
+	r := stateReader{data: data}
+	r.header(s.stateKind())
+	return r.finish(func() {})
+}

@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
@@ -192,4 +193,49 @@ func (s *Spike) Len() int { return s.keys.Len() }
 // Describe says "N events in INTERVAL, threshold T".
 func (s *Spike) Describe(d Detection) string {
 	return formatNumber(d.Value) + " events in " + formatDuration(s.cfg.Interval) + " (baseline threshold " + formatNumber(d.Threshold) + ")"
+}
+
+func (s *Spike) stateKind() string {
+	return "spike interval=" + s.cfg.Interval.String() + " history=" + s.cfg.History.String()
+}
+
+// AppendState appends the detector's state to b ([Snapshotter]): per key,
+// its hash, the current interval and its count, and the baseline.
+func (s *Spike) AppendState(b []byte) ([]byte, error) {
+	b = appendStateHeader(b, s.stateKind())
+	ref := s.refInterval()
+	return s.keys.AppendState(b, func(b []byte, st *spikeState) []byte {
+		b = appendDelta(b, st.cur, ref)
+		b = binary.AppendUvarint(b, uint64(st.count))
+		b = binary.AppendUvarint(b, uint64(st.n))
+		b = appendFloat(b, st.mean)
+		return appendFloat(b, st.vari)
+	}), nil
+}
+
+// RestoreState replaces the detector's state with one that AppendState
+// wrote, in a Spike with the same interval and history ([Snapshotter]).
+func (s *Spike) RestoreState(data []byte) error {
+	r := stateReader{data: data}
+	r.header(s.stateKind())
+	s.keys.restore(&r, func(r *stateReader, st *spikeState) {
+		st.cur = r.delta("interval", s.refInterval())
+		st.count = uint32(r.uintMax("count", math.MaxUint32))
+		st.n = uint32(r.uintMax("baseline intervals", math.MaxUint32))
+		at := r.off
+		st.mean, st.vari = r.float64("mean"), r.float64("variance")
+		switch {
+		case r.err != nil:
+		case !(st.mean >= 0) || math.IsInf(st.mean, 0) || !(st.vari >= 0) || math.IsInf(st.vari, 0):
+			r.fail(at, "baseline mean %v and variance %v must be finite and not negative", st.mean, st.vari)
+		case st.n == 0 && (st.mean != 0 || st.vari != 0):
+			r.fail(at, "a baseline of no intervals with mean %v and variance %v", st.mean, st.vari)
+		}
+	})
+	return r.finish(func() { s.keys = NewTable[spikeState](s.cfg.History) })
+}
+
+// refInterval is about the current interval, to save intervals relative to.
+func (s *Spike) refInterval() int64 {
+	return int64(uint64(s.keys.gen) * uint64(s.cfg.History/s.cfg.Interval))
 }

@@ -66,7 +66,11 @@ var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 const ruleName = "conformance"
 
 // Run runs the conformance suite on detectors made by newDetector, one per
-// case.
+// case. For a detector that implements [anomaly.Snapshotter], it also
+// checks that an Engine saved mid-stream and restored into a new Engine
+// (with a new detector) carries on with exactly the alerts of an
+// uninterrupted run, and that corrupt state is refused with an error
+// wrapping [anomaly.ErrInvalidState].
 func Run(t *testing.T, f Features, newDetector func() anomaly.Detector) {
 	t.Helper()
 	require.NotNil(t, f.Attack, "Features.Attack is required")
@@ -238,6 +242,11 @@ func Run(t *testing.T, f Features, newDetector func() anomaly.Detector) {
 		}
 	})
 
+	if _, ok := newDetector().(anomaly.Snapshotter); ok {
+		t.Run("SnapshotRestore", func(t *testing.T) { testSnapshotRestore(t, f, newDetector) })
+		t.Run("CorruptStateRefused", func(t *testing.T) { testCorruptState(t, f, newDetector) })
+	}
+
 	if f.ConcurrentSafe {
 		t.Run("ConcurrentUse", func(t *testing.T) {
 			det := newDetector()
@@ -314,6 +323,7 @@ func checkAlert(t *testing.T, name string, a anomaly.Alert, f Features, keys map
 // harness runs one detector in an Engine.
 type harness struct {
 	t      *testing.T
+	f      Features
 	det    anomaly.Detector
 	eng    *anomaly.Engine
 	alerts []anomaly.Alert
@@ -336,7 +346,7 @@ func newHarness(t *testing.T, f Features, det anomaly.Detector) *harness {
 		Lifecycle: anomaly.Lifecycle{ResolveAfter: resolveAfter},
 	}}, anomaly.Config{MaxFuture: -1})
 	require.NoError(t, err)
-	h := &harness{t: t, det: det, eng: eng, now: Start, ttl: f.StateTTL}
+	h := &harness{t: t, f: f, det: det, eng: eng, now: Start, ttl: f.StateTTL}
 	h.emit = func(a anomaly.Alert) { h.alerts = append(h.alerts, a) }
 	return h
 }
@@ -419,4 +429,173 @@ func inBuffer(ev rdr.Event, buf []byte) (rdr.Event, []byte) {
 	ev.UserID = put(ev.UserID)
 	ev.Metadata = rdr.Metadata(put(string(ev.Metadata)))
 	return ev, buf
+}
+
+// testSnapshotRestore saves the engine mid-stream, restores it into a new
+// engine with a new detector, and feeds that the rest: the alerts must be
+// those of an uninterrupted run. Once chained (a new engine after each third
+// of the stream), then once per cut point.
+func testSnapshotRestore(t *testing.T, f Features, newDetector func() anomaly.Detector) {
+	for _, stream := range []struct {
+		name string
+		evs  []rdr.Event
+	}{{"Attack", f.Attack(Start)}, {"Benign", f.Benign(Start)}} {
+		t.Run(stream.name, func(t *testing.T) {
+			evs := stream.evs
+			if len(evs) == 0 {
+				t.Skip("no events")
+			}
+			want := newHarness(t, f, newDetector())
+			want.feed(evs)
+			want.settle(evs)
+
+			h := newHarness(t, f, newDetector())
+			from := 0
+			for _, cut := range []int{len(evs) / 3, 2 * len(evs) / 3} {
+				h.feed(evs[from:cut])
+				from = cut
+				h = h.restart(newDetector())
+			}
+			h.feed(evs[from:])
+			h.settle(evs)
+			require.Equal(t, want.alerts, h.alerts, "alerts after a restore at 1/3 and again at 2/3 of the stream differ from an uninterrupted run's")
+			h = h.restart(newDetector()) // and once all is settled
+			assert.Zero(t, h.eng.Stats().Firing)
+
+			// Once per cut point, with the uninterrupted run alongside: the
+			// restored detector must hold as many keys at every step.
+			step := max(1, len(evs)/50)
+			for cut := 0; cut <= len(evs); cut += step {
+				u := newHarness(t, f, newDetector())
+				u.feed(evs[:cut])
+				h := u.restart(newDetector())
+				for i, ev := range evs[cut:] {
+					u.process(ev)
+					h.process(ev)
+					require.Equal(t, u.det.Len(), h.det.Len(), "Len after event %d of a detector restored after event %d", cut+i, cut)
+				}
+				u.settle(evs)
+				h.settle(evs)
+				require.Equal(t, want.alerts, h.alerts, "alerts after a restore after event %d of %d differ from an uninterrupted run's", cut, len(evs))
+				require.Equal(t, u.det.Len(), h.det.Len(), "Len at the end of a detector restored after event %d", cut)
+			}
+		})
+	}
+}
+
+// restart saves h's engine and restores the state into a new harness with
+// det, which carries on with h's alerts. It checks that the new engine's
+// gauges and detector match, and that RestoreState did not keep the state
+// buffer (it is scrubbed).
+func (h *harness) restart(det anomaly.Detector) *harness {
+	h.t.Helper()
+	state, err := h.eng.AppendState(nil)
+	require.NoError(h.t, err, "AppendState")
+	again, err := h.eng.AppendState(nil)
+	require.NoError(h.t, err, "AppendState")
+	require.Equal(h.t, state, again, "AppendState twice in a row must give the same bytes")
+	n := newHarness(h.t, Features{GroupBy: h.f.GroupBy, Filter: h.f.Filter, StateTTL: h.ttl}, det)
+	require.NoError(h.t, noPanic(func() error { return n.eng.RestoreState(state) }), "RestoreState of the state AppendState wrote")
+	for i := range state {
+		state[i] = 0xa5
+	}
+	n.alerts = slices.Clone(h.alerts)
+	n.now = h.now
+	assert.Equal(h.t, h.eng.Stats().Firing, n.eng.Stats().Firing, "Firing after a restore")
+	assert.Equal(h.t, h.det.Len(), det.Len(), "the restored detector's Len")
+	return n
+}
+
+// testCorruptState checks that truncated and altered state is refused with
+// an error wrapping ErrInvalidState, without a panic, by the Engine and by
+// the detector, and that what refused it is left usable.
+func testCorruptState(t *testing.T, f Features, newDetector func() anomaly.Detector) {
+	attack := f.Attack(Start)
+	want := newHarness(t, f, newDetector())
+	want.feed(attack)
+	want.settle(attack)
+	h := newHarness(t, f, newDetector())
+	h.feed(attack[:max(1, 2*len(attack)/3)])
+	state, err := h.eng.AppendState(nil)
+	require.NoError(t, err)
+	blob, err := h.det.(anomaly.Snapshotter).AppendState(nil)
+	require.NoError(t, err)
+
+	// usable checks that a detector (or an engine) that refused state runs
+	// the attack as a new one does.
+	usable := func(what string, h *harness) {
+		t.Helper()
+		h.feed(attack)
+		h.settle(attack)
+		require.Equal(t, want.alerts, h.alerts, "%s: after refusing corrupt state, the attack gives other alerts than on a new one", what)
+	}
+
+	engineRefuses := func(what string, data []byte) *harness {
+		t.Helper()
+		n := newHarness(t, f, newDetector())
+		err := noPanic(func() error { return n.eng.RestoreState(data) })
+		require.ErrorIs(t, err, anomaly.ErrInvalidState, "Engine.RestoreState of %s", what)
+		return n
+	}
+	for i := range state {
+		n := engineRefuses(fmt.Sprintf("the state truncated to %d of %d bytes", i, len(state)), state[:i])
+		if i%97 == 0 {
+			usable(fmt.Sprintf("engine, state truncated to %d bytes", i), n)
+		}
+	}
+	for i := range state {
+		for _, flip := range []byte{0xff, 0x01} {
+			bad := slices.Clone(state)
+			bad[i] ^= flip
+			n := engineRefuses(fmt.Sprintf("the state with byte %d of %d XORed with %#x", i, len(state), flip), bad)
+			if i%97 == 0 && flip == 1 {
+				usable(fmt.Sprintf("engine, state with byte %d altered", i), n)
+			}
+		}
+	}
+
+	// The detector on its own: truncated state is always refused; altered
+	// state may be valid, but it must not make RestoreState panic, and a
+	// refused one leaves the detector empty and usable.
+	snap := func() (anomaly.Detector, anomaly.Snapshotter) {
+		d := newDetector()
+		return d, d.(anomaly.Snapshotter)
+	}
+	for i := range blob {
+		d, s := snap()
+		err := noPanic(func() error { return s.RestoreState(blob[:i]) })
+		require.ErrorIs(t, err, anomaly.ErrInvalidState, "RestoreState of the detector's state truncated to %d of %d bytes", i, len(blob))
+		require.Zero(t, d.Len(), "a detector that refused its state must be empty")
+		if i == len(blob)/2 {
+			usable("detector, state truncated", newHarness(t, f, d))
+		}
+	}
+	for i := range blob {
+		for _, flip := range []byte{0xff, 0x01} {
+			bad := slices.Clone(blob)
+			bad[i] ^= flip
+			d, s := snap()
+			err := noPanic(func() error { return s.RestoreState(bad) })
+			if err == nil {
+				// Valid, if different: the detector must still work.
+				n := newHarness(t, f, d)
+				n.feed(attack)
+				n.settle(attack)
+				continue
+			}
+			require.ErrorIs(t, err, anomaly.ErrInvalidState, "RestoreState of the detector's state with byte %d XORed with %#x", i, flip)
+			require.Zero(t, d.Len(), "a detector that refused its state must be empty")
+		}
+	}
+}
+
+// noPanic calls fn, turning a panic into an error (that does not wrap
+// ErrInvalidState).
+func noPanic(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return fn()
 }

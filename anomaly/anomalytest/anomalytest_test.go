@@ -2,9 +2,12 @@ package anomalytest_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +71,47 @@ func (b *broken) Advance(now time.Time, _ func(anomaly.Detection)) {
 
 func (b *broken) Len() int { return len(b.keys) }
 
+// snapshotting is broken with a Snapshotter, itself broken by kind.
+type snapshotting struct{ *broken }
+
+func (s snapshotting) AppendState(b []byte) ([]byte, error) {
+	j, err := json.Marshal(s.keys)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
+}
+
+func (s snapshotting) RestoreState(data []byte) error {
+	switch s.kind {
+	case "restore-forgets":
+		return nil
+	case "restore-panics":
+		if !json.Valid(data) {
+			panic("broken detector: state is not JSON")
+		}
+	}
+	keys := map[string][]time.Time{}
+	if err := json.Unmarshal(data, &keys); err != nil {
+		if s.kind == "restore-accepts-anything" {
+			return nil
+		}
+		clear(s.keys)
+		return fmt.Errorf("%w: %v", anomaly.ErrInvalidState, err)
+	}
+	clear(s.keys)
+	maps.Copy(s.keys, keys)
+	return nil
+}
+
+func newBroken(kind string) anomaly.Detector {
+	b := &broken{kind: kind, keys: map[string][]time.Time{}}
+	if strings.HasPrefix(kind, "restore-") || kind == "snapshots" {
+		return snapshotting{b}
+	}
+	return b
+}
+
 var features = anomalytest.Features{
 	Attack: func(start time.Time) []rdr.Event {
 		var evs []rdr.Event
@@ -89,11 +133,15 @@ func TestBrokenDetector(t *testing.T) {
 	if kind == "" {
 		t.Skip("run by TestSuiteCatchesBrokenDetectors")
 	}
-	anomalytest.Run(t, features, func() anomaly.Detector { return &broken{kind: kind, keys: map[string][]time.Time{}} })
+	anomalytest.Run(t, features, func() anomaly.Detector { return newBroken(kind) })
 }
 
 func TestSuitePassesACorrectDetector(t *testing.T) {
-	anomalytest.Run(t, features, func() anomaly.Detector { return &broken{kind: "none", keys: map[string][]time.Time{}} })
+	anomalytest.Run(t, features, func() anomaly.Detector { return newBroken("none") })
+}
+
+func TestSuitePassesACorrectSnapshotter(t *testing.T) {
+	anomalytest.Run(t, features, func() anomaly.Detector { return newBroken("snapshots") })
 }
 
 func TestSuiteCatchesBrokenDetectors(t *testing.T) {
@@ -107,6 +155,9 @@ func TestSuiteCatchesBrokenDetectors(t *testing.T) {
 		{"noisy", "the benign input raised alerts"},
 		{"no-events", "alert 0: Events"},
 		{"trusts-metadata", "metadata is not JSON"},
+		{"restore-forgets", "alerts after a restore at 1/3 and again at 2/3 of the stream differ"},
+		{"restore-panics", "panic: broken detector: state is not JSON"},
+		{"restore-accepts-anything", "RestoreState of the detector's state truncated to 0"},
 	} {
 		t.Run(tt.kind, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenDetector$", "-test.count=1")
