@@ -30,15 +30,17 @@
 // # InfluxDB schema
 //
 // Window results are points timestamped at the window's end (nanosecond
-// precision) and tagged with the writer, so re-writing a window (a replay,
-// a late update) overwrites its points instead of adding to them; points
-// of different writers (processors of a scaled-out deployment) add up.
+// precision) and tagged with the input partition that produced them
+// (WindowResult.Partition, omitted when "") and the writer, so re-writing
+// a window (a replay, a late update, another processor taking the
+// partition over) overwrites its points instead of adding to them; points
+// of different partitions or writers add up.
 //
-//	measurement  tags                      fields (integers unless noted)
-//	rdr_window   writer                    total, active_users, low, medium, high,
-//	                                       critical, unknown (only when not 0),
-//	                                       update (bool)
-//	rdr_events   writer, eventType         count
+//	measurement  tags                          fields (integers unless noted)
+//	rdr_window   partition, writer             total, active_users, low, medium, high,
+//	                                           critical, unknown (only when not 0),
+//	                                           update (bool)
+//	rdr_events   eventType, partition, writer  count
 //	rdr_alerts   id, rule, severity        status ("firing"|"resolved"), key, group_by,
 //	                                       message (strings); count, last_seen,
 //	                                       resolved_at (Unix ns, 0 while firing);
@@ -51,8 +53,8 @@
 // life. AckAlert writes acked_at alone to the same point; InfluxDB merges
 // fields, so the alert's later writes keep it.
 //
-// Summing active_users over writers is exact because Kafka keys events by
-// userId: each user lives on one partition, hence on one processor. The
+// Summing active_users over partitions and writers is exact because Kafka
+// keys events by userId: each user lives on one partition. The
 // activeUsers history is, per interval, the largest per-window sum (with
 // an interval equal to the window length, each window's distinct users).
 //

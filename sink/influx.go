@@ -47,14 +47,15 @@ type InfluxConfig struct {
 	// Bucket is where points go: a bucket name for 2.x, "database/retention
 	// policy" for 1.8 (e.g. "rdr/autogen"). Required.
 	Bucket string
-	// Writer is the writer tag of this sink's window points. Points of one
-	// writer for one window replace each other; points of different writers
-	// add up in history queries. Give each processor of a scaled-out
-	// deployment its own Writer. A replay (after a crash) overwrites only if
-	// it uses the same Writer and covers the same input (the same Kafka
-	// partitions); a new Writer per run never overwrites an earlier run, so
-	// a replay of already written windows would count them twice. Optional;
-	// default DefaultInfluxWriter ("default"). Printable, no backslash.
+	// Writer is the writer tag of this sink's window points, with the
+	// window's partition tag their identity: a point of the same writer,
+	// partition and window replaces the earlier one (a late update, a
+	// replay after a crash, another processor taking the partition over),
+	// and points of different partitions or writers add up in history
+	// queries. Every processor of one deployment uses the same Writer (the
+	// default); a second deployment writing the same bucket uses another.
+	// Optional; default DefaultInfluxWriter ("default"). Printable, no
+	// backslash.
 	Writer string
 	// BatchSize is about how many points go in one write request (a window's
 	// points are never split). Optional; default DefaultBatchSize (5000).

@@ -20,6 +20,7 @@ const (
 	measAlerts = "rdr_alerts"
 
 	tagWriter    = "writer"
+	tagPartition = "partition"
 	tagEventType = "eventType"
 	tagRule      = "rule"
 	tagSeverity  = "severity"
@@ -165,7 +166,7 @@ func appendWindow(dst []byte, writer string, w *WindowResult) []byte {
 	ts := w.End.UnixNano()
 	m := &w.Metrics
 	dst = append(dst, measWindow...)
-	dst = appendTag(dst, tagWriter, writer)
+	dst = appendWindowTags(dst, writer, w.Partition)
 	f := fieldWriter{b: dst, first: true}
 	f.uint(fieldActiveUsers, m.ActiveUsers)
 	for s := rdr.SeverityLow; s <= rdr.SeverityCritical; s++ {
@@ -180,12 +181,21 @@ func appendWindow(dst []byte, writer string, w *WindowResult) []byte {
 	for typ, n := range m.ByType {
 		dst = append(dst, measEvents...)
 		dst = appendTag(dst, tagEventType, typ)
-		dst = appendTag(dst, tagWriter, writer)
+		dst = appendWindowTags(dst, writer, w.Partition)
 		f = fieldWriter{b: dst, first: true}
 		f.uint(fieldCount, n)
 		dst = appendTimestamp(f.b, ts)
 	}
 	return dst
+}
+
+// appendWindowTags appends a window point's identity: the partition (when
+// named; tags go in key order) and the writer.
+func appendWindowTags(dst []byte, writer, partition string) []byte {
+	if partition != "" {
+		dst = appendTag(dst, tagPartition, partition)
+	}
+	return appendTag(dst, tagWriter, writer)
 }
 
 // appendAlert appends the rdr_alerts point of one alert, at its FirstSeen.

@@ -62,8 +62,9 @@ func (c MemoryConfig) Validate() error {
 // results. It is the store of the embedded mode and of tests. It is safe for
 // concurrent use: readers (History, Alerts) run alongside writers.
 //
-// Memory keeps one writer's windows: a window written again with the same
-// End replaces the earlier one. It starts no goroutines; History and Alerts
+// A window written again with the same Partition and End replaces the
+// earlier one; windows of different partitions with the same End add up,
+// as in the [Influx] sink. It starts no goroutines; History and Alerts
 // keep working after Close (only writes are refused).
 type Memory struct {
 	cfg MemoryConfig
@@ -72,16 +73,22 @@ type Memory struct {
 	closed  bool
 	windows []memWindow // ring, in the order first written
 	wnext   int         // slot the next new window takes once full
-	byEnd   map[int64]int
+	byEnd   map[windowKey]int
 	alerts  []anomaly.Alert // ring, in the order first written
 	anext   int
 	byID    map[string]int
 	acked   map[string]time.Time // by alert ID, for stored alerts only
 }
 
+// windowKey is a stored window's identity.
+type windowKey struct {
+	partition string
+	end       int64 // Unix ns
+}
+
 // memWindow is the part of a window that history queries read.
 type memWindow struct {
-	end    int64 // Unix ns
+	key    windowKey
 	total  uint64
 	active uint64
 	sev    aggregate.BySeverity
@@ -101,7 +108,7 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 	}
 	return &Memory{
 		cfg:   cfg,
-		byEnd: make(map[int64]int),
+		byEnd: make(map[windowKey]int),
 		byID:  make(map[string]int),
 		acked: make(map[string]time.Time),
 	}, nil
@@ -110,7 +117,8 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 // Config returns the store's settings, defaults filled in.
 func (m *Memory) Config() MemoryConfig { return m.cfg }
 
-// WriteWindow stores w, replacing a window with the same End.
+// WriteWindow stores w, replacing a window with the same Partition and
+// End.
 func (m *Memory) WriteWindow(ctx context.Context, w WindowResult) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -118,13 +126,13 @@ func (m *Memory) WriteWindow(ctx context.Context, w WindowResult) error {
 	if err := w.Validate(); err != nil {
 		return err
 	}
-	end := w.End.UnixNano()
+	key := windowKey{w.Partition, w.End.UnixNano()}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return ErrClosed
 	}
-	i, ok := m.byEnd[end]
+	i, ok := m.byEnd[key]
 	switch {
 	case ok:
 	case len(m.windows) < m.cfg.MaxWindows:
@@ -133,11 +141,11 @@ func (m *Memory) WriteWindow(ctx context.Context, w WindowResult) error {
 	default:
 		i = m.wnext
 		m.wnext = (m.wnext + 1) % len(m.windows)
-		delete(m.byEnd, m.windows[i].end)
+		delete(m.byEnd, m.windows[i].key)
 	}
-	m.byEnd[end] = i
+	m.byEnd[key] = i
 	mw := &m.windows[i]
-	mw.end = end
+	mw.key = key
 	mw.total = w.Metrics.TotalEvents
 	mw.active = w.Metrics.ActiveUsers
 	mw.sev = w.Metrics.BySeverity
@@ -271,17 +279,29 @@ func (m *Memory) History(ctx context.Context, q Query) (History, error) {
 		}
 		return b.history(), nil
 	}
+	if q.Metric == MetricActiveUsers {
+		// Users are summed over the partitions of one window (each user
+		// lives on one partition), then the interval takes the largest.
+		active := map[int64]uint64{}
+		for i := range m.windows {
+			active[m.windows[i].key.end] += m.windows[i].active
+		}
+		for end, n := range active {
+			if idx := b.index(time.Unix(0, end-1)); idx >= 0 {
+				b.add(q.Metric, idx, float64(n))
+			}
+		}
+		return b.history(), nil
+	}
 	typ, byType := q.Filter[ByEventType]
 	for i := range m.windows {
 		w := &m.windows[i]
 		// A window belongs to the interval of its last instant.
-		idx := b.index(time.Unix(0, w.end-1))
+		idx := b.index(time.Unix(0, w.key.end-1))
 		if idx < 0 {
 			continue
 		}
 		switch {
-		case q.Metric == MetricActiveUsers:
-			b.add(q.Metric, idx, float64(w.active))
 		case q.GroupBy == BySeverity:
 			for s := rdr.SeverityLow; s <= rdr.SeverityCritical; s++ {
 				b.add(s.String(), idx, float64(w.sev[s]))

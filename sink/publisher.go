@@ -22,6 +22,10 @@ const (
 	MetadataKey      = "key"
 	MetadataStatus   = "status"
 	MetadataSeverity = "severity"
+	// MetadataPartitionKey is the record key of Kafka publishers that key
+	// by it (rdr's pipeline.NewKafkaPublisher): the alert ID, so that every
+	// state of one alert lands on one partition, in order.
+	MetadataPartitionKey = "partition_key"
 )
 
 // PublisherConfig configures a [Publisher].
@@ -83,16 +87,10 @@ func (p *Publisher) WriteAlert(ctx context.Context, a anomaly.Alert) error {
 	if err := validateAlert(&a); err != nil {
 		return err
 	}
-	payload, err := json.Marshal(a)
+	msg, err := AlertMessage(a)
 	if err != nil {
-		return fmt.Errorf("sink: publish alert %s: %w", a.ID, err)
+		return err
 	}
-	msg := message.NewMessage(alertVersion(&a), payload)
-	msg.Metadata.Set(MetadataAlertID, a.ID)
-	msg.Metadata.Set(MetadataRule, a.Rule)
-	msg.Metadata.Set(MetadataKey, a.Key)
-	msg.Metadata.Set(MetadataStatus, a.Status.String())
-	msg.Metadata.Set(MetadataSeverity, a.Severity.String())
 	msg.SetContext(ctx)
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -103,6 +101,28 @@ func (p *Publisher) WriteAlert(ctx context.Context, a anomaly.Alert) error {
 		return fmt.Errorf("sink: publish alert %s to %s: %w", a.ID, p.cfg.Topic, err)
 	}
 	return nil
+}
+
+// AlertMessage is the one message form of an alert, whichever path
+// publishes it (the [Publisher], the pipeline's alerts topic): the payload
+// is the alert's JSON, the metadata holds alert_id, rule, key, status,
+// severity and partition_key (the alert ID), and the UUID is
+// "<alert id>-<status>-<count>", the same for the same alert state, so a
+// consumer drops the duplicates a replay makes by UUID (or keeps the
+// latest state per alert_id).
+func AlertMessage(a anomaly.Alert) (*message.Message, error) {
+	payload, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("sink: encoding alert %s: %w", a.ID, err)
+	}
+	msg := message.NewMessage(alertVersion(&a), payload)
+	msg.Metadata.Set(MetadataAlertID, a.ID)
+	msg.Metadata.Set(MetadataRule, a.Rule)
+	msg.Metadata.Set(MetadataKey, a.Key)
+	msg.Metadata.Set(MetadataStatus, a.Status.String())
+	msg.Metadata.Set(MetadataSeverity, a.Severity.String())
+	msg.Metadata.Set(MetadataPartitionKey, a.ID)
+	return msg, nil
 }
 
 // Close waits for publishes in progress and makes later writes return

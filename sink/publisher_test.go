@@ -71,7 +71,8 @@ func TestPublisherMessage(t *testing.T) {
 	msg := <-msgs
 	msg.Ack()
 	assert.Equal(t, "brute-force/alice/0-firing-1", msg.UUID)
-	assert.Equal(t, message.Metadata{"alert_id": "brute-force/alice/0", "rule": "brute-force", "key": "alice", "status": "firing", "severity": "high"}, msg.Metadata)
+	assert.Equal(t, message.Metadata{"alert_id": "brute-force/alice/0", "rule": "brute-force", "key": "alice", "status": "firing", "severity": "high",
+		"partition_key": "brute-force/alice/0"}, msg.Metadata, "the one alert contract: keyed by alert ID")
 	want, err := json.Marshal(a)
 	require.NoError(t, err)
 	assert.JSONEq(t, string(want), string(msg.Payload))

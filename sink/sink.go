@@ -95,15 +95,22 @@ type StoredAlert struct {
 // and again (Update true) when late events change it; every write carries
 // the window's complete metrics, so a sink replaces the earlier result.
 //
-// A sink uses End as the window's identity and timestamp, and stores the
-// counts a history query needs: total events, active users, events by
-// severity and by type. A sink expects one window length (windows that end
-// at the same instant replace each other).
+// A window's identity is its Partition and End: a result for the same
+// partition and End replaces the earlier one (a late update, a replay
+// after a crash, another processor taking the partition over), and results
+// of different partitions with the same End add up. A sink uses End as the
+// timestamp and stores the counts a history query needs: total events,
+// active users, events by severity and by type. A sink expects one window
+// length.
 type WindowResult struct {
 	// Start and End bound the window. Required; End after Start.
 	Start, End time.Time
 	// Update is true when this result replaces one written before.
 	Update bool
+	// Partition names the input partition whose events the window counts
+	// (the pipeline writes "TOPIC/PARTITION"). Optional; "" is a partition
+	// of its own. Printable, no backslash, at most 256 bytes.
+	Partition string
 	// Metrics is the window's snapshot. Stored: TotalEvents, ActiveUsers,
 	// BySeverity and ByType.
 	Metrics aggregate.Metrics
@@ -118,6 +125,8 @@ func (w WindowResult) Validate() error {
 	case !w.End.After(w.Start):
 		return fmt.Errorf("%w: End (%s) must be after Start (%s)", ErrInvalidWindow,
 			w.End.UTC().Format(time.RFC3339Nano), w.Start.UTC().Format(time.RFC3339Nano))
+	case len(w.Partition) > 256 || w.Partition != "" && !tagPlain(w.Partition):
+		return fmt.Errorf("%w: Partition %q: at most 256 printable bytes, no backslash", ErrInvalidWindow, w.Partition)
 	}
 	return nil
 }

@@ -104,6 +104,9 @@ func Run(t *testing.T, f Features, newSink func(t *testing.T) Instance) {
 	t.Run("WriteThenRead", s.writeThenRead)
 	t.Run("Batches", s.batches)
 	t.Run("RewriteReplaces", s.rewriteReplaces)
+	if !f.AlertsOnly {
+		t.Run("PartitionsAddUp", s.partitionsAddUp)
+	}
 	t.Run("ConcurrentWrites", s.concurrentWrites)
 	t.Run("WriteAfterClose", s.writeAfterClose)
 	t.Run("CloseFlushes", s.closeFlushes)
@@ -404,6 +407,31 @@ func (s *suite) rewriteReplaces(t *testing.T) {
 	})
 	s.checkHistory(t, in.Reader, query(sink.MetricEvents, "", 0, time.Second, time.Second), series{"events": {7}})
 	s.checkHistory(t, in.Reader, query(sink.MetricAlerts, sink.ByRule, 0, time.Hour, time.Hour), series{"brute-force": {1}})
+}
+
+// partitionsAddUp: windows of different partitions with the same End add
+// up; a partition's window written again (a replay, another processor
+// taking the partition over) replaces only that partition's.
+func (s *suite) partitionsAddUp(t *testing.T) {
+	in := s.instance(t)
+	ctx := s.ctx(t)
+	write := func(partition string, sec int, byType map[string]uint64) {
+		w := Window(sec, byType)
+		w.Partition = partition
+		require.NoError(t, in.Sink.WriteWindow(ctx, w))
+	}
+	write("in/0", 0, map[string]uint64{"login": 5})
+	write("in/1", 0, map[string]uint64{"login": 2, "logout": 1})
+	write("in/2", 1, map[string]uint64{"logout": 4})
+	write("in/0", 0, map[string]uint64{"login": 3}) // partition 0's window again
+	s.flush(t, in.Sink)
+	s.checkHistory(t, in.Reader, query(sink.MetricEvents, sink.ByEventType, 0, 2*time.Second, time.Second), series{
+		"login": {5, 0}, "logout": {1, 4},
+	})
+	s.checkHistory(t, in.Reader, query(sink.MetricEvents, "", 0, 2*time.Second, time.Second), series{"events": {6, 4}})
+	// Active users add up over the partitions of a window (users live on
+	// one partition): 1 + 2 in the first second.
+	s.checkHistory(t, in.Reader, query(sink.MetricActiveUsers, "", 0, 2*time.Second, time.Second), series{"activeUsers": {3, 1}})
 }
 
 func (s *suite) concurrentWrites(t *testing.T) {
