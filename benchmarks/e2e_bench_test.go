@@ -252,7 +252,7 @@ func start(b *testing.B, s services, topic, bucket string, hub pipeline.Broadcas
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := pipeline.Config{Subscriber: sub, Topic: topic, Rules: anomaly.DefaultRules(), Sinks: []sink.Sink{influx}, Hub: hub}
+	cfg := pipeline.Config{Subscriber: sub, Topic: topic, Rules: func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil }, Sinks: []sink.Sink{influx}, Hub: hub}
 	if opts != nil {
 		opts(&cfg)
 	}
@@ -286,6 +286,9 @@ func handled(p *pipeline.Processor) uint64 {
 	return st.Events + st.Invalid + st.Late
 }
 
+// BenchmarkEndToEnd runs the processor on a backlog, with its state
+// checkpointed every second to a compacted Kafka topic, and without
+// checkpoints: the ratio of the two is the checkpoints' cost.
 func BenchmarkEndToEnd(b *testing.B) {
 	s := needServices(b)
 	hub, err := broadcast.NewHub(broadcast.Config{})
@@ -293,9 +296,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer hub.Close()
+	for _, checkpoints := range []bool{false, true} {
+		b.Run(fmt.Sprintf("checkpoints=%v", checkpoints), func(b *testing.B) { benchEndToEnd(b, s, hub, checkpoints) })
+	}
+}
+
+func benchEndToEnd(b *testing.B, s services, hub pipeline.Broadcaster, checkpoints bool) {
 	n := *numEvents
 	var elapsed, applyTime time.Duration
-	var total, late, mallocs, allocBytes uint64
+	var total, late, mallocs, allocBytes, saved uint64
 	b.ReportAllocs()
 	b.StopTimer()
 	for range b.N {
@@ -310,9 +319,23 @@ func BenchmarkEndToEnd(b *testing.B) {
 		// A replay of recent history: the watermark follows the events
 		// only, and a partition starved of CPU for a while is not left
 		// behind as idle.
+		var store *pipeline.KafkaCheckpoints
+		if checkpoints {
+			kc := pipeline.KafkaConfig{Brokers: s.brokers, ConsumerGroup: topic + "-processor"}
+			if err := pipeline.CreateCheckpointTopic(kc, topic+"-cp", partitions); err != nil {
+				b.Fatal(err)
+			}
+			var err error
+			if store, err = pipeline.NewKafkaCheckpoints(pipeline.KafkaCheckpointsConfig{Kafka: kc, Topic: topic + "-cp"}); err != nil {
+				b.Fatal(err)
+			}
+		}
 		r := start(b, s, topic, bucket, hub, func(c *pipeline.Config) {
 			c.DisableIdleAdvance = true
 			c.IdleTimeout = time.Minute
+			if store != nil {
+				c.Checkpoints, c.CheckpointInterval = store, time.Second
+			}
 		})
 		deadline := t0.Add(10 * time.Minute)
 		for handled(r.proc) < uint64(n) {
@@ -325,6 +348,10 @@ func BenchmarkEndToEnd(b *testing.B) {
 		r.stop(b)
 		elapsed += time.Since(t0)
 		b.StopTimer()
+		if store != nil {
+			saved += r.proc.Stats().Checkpoints
+			store.Close()
+		}
 
 		runtime.ReadMemStats(&after)
 		mallocs += after.Mallocs - before.Mallocs
@@ -341,6 +368,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ReportMetric(float64(mallocs)/float64(total), "allocs/event")
 	b.ReportMetric(float64(allocBytes)/float64(total), "B/event")
 	b.ReportMetric(float64(late), "late-events")
+	b.ReportMetric(float64(saved)/float64(b.N), "checkpoints/op")
 }
 
 // wsEvents collects the event-time latency of the events a WebSocket

@@ -51,13 +51,26 @@ type Config struct {
 	AlertsTopic, DeadLetterTopic, LateTopic string
 	// PartialsTopic, when set, makes the processor publish every window
 	// it fires as a partial aggregate (aggregate.Set.MarshalBinary, with
-	// MetaSource and MetaWindowStart) for a [GlobalView] that combines the
-	// processors of one consumer group. Optional; default: none.
+	// MetaSource, the task's "TOPIC/PARTITION", and MetaWindowStart) for a
+	// [GlobalView] that combines the processors of one consumer group.
+	// Optional; default: none.
 	PartialsTopic string
-	// Instance names this processor in its partials; a restarted processor
-	// must use a new name (a run id), since a view replaces a source's
-	// window rather than adding to it. Optional; default a random id.
-	Instance string
+	// RepartitionTopic, with RepartitionSubscriber, re-keys the rules
+	// grouped by another field than the input's key (userId): password
+	// spraying, by IP, must see one address's failures from every user,
+	// and the input's partitions split them. Each input task forwards the
+	// events those rules need (those passing one of their filters, with
+	// the field) to this topic, keyed by the field's value, through
+	// Publisher; the processor reads it back in the same consumer group
+	// and runs those rules in tasks of its partitions, so every value's
+	// events meet in one task wherever it runs, checkpointed like the
+	// others. Optional; none: every task runs every rule on its own
+	// partition's events (exact with one partition, as in-process).
+	RepartitionTopic string
+	// RepartitionSubscriber reads RepartitionTopic: for Kafka, a second
+	// [KafkaSubscriber] of the same consumer group. Required with
+	// RepartitionTopic.
+	RepartitionSubscriber message.Subscriber
 
 	// Decoder decodes the input. Optional; default rdr.NewDecoder with
 	// default limits and Clock.
@@ -77,31 +90,46 @@ type Config struct {
 	// IdleTimeout is how long a partition may send nothing before it stops
 	// holding the watermark back. Optional; default 5 s.
 	IdleTimeout time.Duration
-	// Partitions is the number of partitions of a partitioned input (see
-	// TopicPartitions for Kafka). Optional. When set, partitions 0 to
-	// Partitions−1 hold the watermark back from the first input message
-	// until each has delivered events or gone idle (IdleTimeout), so that a
-	// processor started on a backlog does not refuse as late the first
-	// records of the partitions it happens to fetch last. Partitions not
-	// assigned to this processor only delay its first windows by
-	// IdleTimeout.
-	Partitions int
+	// Partition tells which input partition a message belongs to, and its
+	// offset: messages of one partition share a task (state, watermark),
+	// and a checkpoint resumes at an offset. Optional; default
+	// [MessagePartition] (KafkaSubscriber's and watermill-kafka's
+	// metadata); messages without one are partition 0, without offsets.
+	Partition func(*message.Message) (partition int32, offset int64, ok bool)
 	// Tick is how often, in wall-clock time, the processor advances
 	// watermarks when no input arrives, so the last windows fire and alerts
 	// resolve when traffic stops. Optional; default 1 s.
 	Tick time.Duration
-	// DisableIdleAdvance keeps the watermark where the events put it when
-	// every partition is idle. By default, once no input has arrived for
-	// IdleTimeout, the watermark follows the wall clock (Clock.Now minus
+	// DisableIdleAdvance keeps a task's watermark where its events put it
+	// when its partition is idle. By default, once a partition has
+	// delivered nothing for IdleTimeout and its last message reached the
+	// partition's end (its high-water mark, where the subscriber tells),
+	// its watermark follows the wall clock (Clock.Now minus
 	// OutOfOrderness), as if an event stamped "now" had arrived: a live
 	// system's last windows then fire and its alerts resolve even when
 	// traffic stops. Set it when replaying old data with pauses, where
 	// the wall clock says nothing about event time. Optional.
 	DisableIdleAdvance bool
 
-	// Rules are the detection rules (for instance anomaly.DefaultRules).
-	// Optional; none: no detection.
-	Rules []anomaly.Rule
+	// Checkpoints keeps each task's state with its offset, so that a
+	// partition resumes exactly where it was after a crash, a restart or a
+	// rebalance (see the package doc). It needs a [PartitionedSubscriber]
+	// such as [KafkaSubscriber]. Optional; none: state lives in memory
+	// only, and offsets are committed once what they produced is flushed.
+	Checkpoints CheckpointStore
+	// CheckpointInterval is how often, in wall-clock time, every task is
+	// checkpointed (and, without Checkpoints, offsets committed). Optional;
+	// default 5 s.
+	CheckpointInterval time.Duration
+
+	// Rules makes the detection rules: each task runs its own set (a
+	// detector belongs to one engine), so it is called once per partition.
+	// For the default rules:
+	//
+	//	Rules: func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil },
+	//
+	// Optional; nil: no detection.
+	Rules func() ([]anomaly.Rule, error)
 	// Sinks receive every window result and alert. Optional. Their writes
 	// may block: that is backpressure, and the processor stops consuming
 	// until they return. The processor closes them on shutdown.
@@ -113,9 +141,10 @@ type Config struct {
 	// topic, for the dashboard's timeline. Optional; default 20; negative:
 	// none.
 	EventsPerWindow int
-	// Series configures the ring of recent windows behind [Processor.Metrics].
-	// Optional; default 300 windows (5 minutes of 1 s windows). Its Window
-	// is always set to Window.
+	// Series configures the ring of recent windows behind
+	// [Processor.Metrics] (its Size and Set; one ring per task). Optional;
+	// default 300 windows (5 minutes of 1 s windows). Its Window is always
+	// set to Window.
 	Series aggregate.SeriesConfig
 	// LiveRange is the span that the live metrics' activeUsers, top lists
 	// and bySeverity cover. Optional; default 5 min, at most the Series'
@@ -135,11 +164,8 @@ type Config struct {
 	// Registerer receives the processor's Prometheus metrics and the
 	// router's. Optional; none: metrics are kept but not registered.
 	Registerer prometheus.Registerer
-	// DrainDelay is how long Close waits, after the last in-flight message
-	// was acknowledged, for the subscriber to record the acknowledgements
-	// before the router closes it. Optional; default 500 ms.
-	DrainDelay time.Duration
-	// CloseTimeout bounds the router's shutdown. Optional; default 30 s.
+	// CloseTimeout bounds each step of the shutdown: the router's, the
+	// last emits and checkpoints. Optional; default 30 s.
 	CloseTimeout time.Duration
 }
 
@@ -167,7 +193,7 @@ func (c *Config) setDefaults() error {
 	dur(&c.IdleTimeout, 5*time.Second)
 	dur(&c.Tick, time.Second)
 	dur(&c.LiveRange, 5*time.Minute)
-	dur(&c.DrainDelay, 500*time.Millisecond)
+	dur(&c.CheckpointInterval, 5*time.Second)
 	dur(&c.CloseTimeout, 30*time.Second)
 	if c.EventsPerWindow == 0 {
 		c.EventsPerWindow = 20
@@ -175,8 +201,8 @@ func (c *Config) setDefaults() error {
 	if c.Clock == nil {
 		c.Clock = rdr.SystemClock
 	}
-	if c.Instance == "" {
-		c.Instance = watermill.NewShortUUID()
+	if c.Partition == nil {
+		c.Partition = MessagePartition
 	}
 	if c.Logger == nil {
 		c.Logger = watermill.NopLogger{}
@@ -192,16 +218,32 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
+// rules makes a task's rules.
+func (c *Config) rules() ([]anomaly.Rule, error) {
+	if c.Rules == nil {
+		return nil, nil
+	}
+	return c.Rules()
+}
+
 // Validate reports settings that cannot work.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Subscriber == nil {
 		errs = append(errs, errors.New("Subscriber is required"))
 	}
+	switch {
+	case c.RepartitionTopic != "" && (c.RepartitionSubscriber == nil || c.Publisher == nil):
+		errs = append(errs, errors.New("RepartitionTopic needs a RepartitionSubscriber and a Publisher"))
+	case c.RepartitionTopic == "" && c.RepartitionSubscriber != nil:
+		errs = append(errs, errors.New("RepartitionSubscriber needs a RepartitionTopic"))
+	case c.RepartitionTopic != "" && c.RepartitionTopic == c.Topic:
+		errs = append(errs, errors.New("RepartitionTopic must differ from Topic"))
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"Window", c.Window}, {"OutOfOrderness", c.OutOfOrderness}, {"IdleTimeout", c.IdleTimeout}, {"Tick", c.Tick}, {"LiveRange", c.LiveRange}} {
+	}{{"Window", c.Window}, {"OutOfOrderness", c.OutOfOrderness}, {"IdleTimeout", c.IdleTimeout}, {"Tick", c.Tick}, {"LiveRange", c.LiveRange}, {"CheckpointInterval", c.CheckpointInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", d.name, d.v))
 		}

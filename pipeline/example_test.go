@@ -42,7 +42,7 @@ func ExampleNew() {
 	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
 	proc, err := pipeline.New(pipeline.Config{
 		Subscriber: pubsub,
-		Rules:      anomaly.DefaultRules(),
+		Rules:      func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil },
 		Sinks:      []sink.Sink{printSink{}},
 		Clock:      rdr.NewFakeClock(start.Add(time.Minute)),
 	})

@@ -50,9 +50,13 @@ func TestGlobalViewCombinesProcessors(t *testing.T) {
 	start := func(instance string) (*pipeline.Processor, *gochannel.GoChannel, chan error) {
 		in := gochannel.NewGoChannel(gochannel.Config{Persistent: true, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
 		t.Cleanup(func() { in.Close() })
-		cfg := pipeline.Config{Subscriber: in, Clock: clock, Tick: time.Hour, DrainDelay: time.Millisecond}
+		cfg := pipeline.Config{Subscriber: in, Clock: clock, Tick: time.Hour}
 		if instance != "" {
-			cfg.Publisher, cfg.PartialsTopic, cfg.Instance = partials, "partials", instance
+			// Each processor stands for a Kafka partition of its own: the
+			// view keeps one source per partition.
+			partition := int32(instance[0] - 'a')
+			cfg.Partition = func(*message.Message) (int32, int64, bool) { return partition, 0, false }
+			cfg.Publisher, cfg.PartialsTopic = partials, "partials"
 		}
 		p, err := pipeline.New(cfg)
 		require.NoError(t, err)

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -26,14 +25,17 @@ type KafkaConfig struct {
 	ConsumerGroup string
 	// ClientID names the client to the brokers. Optional; default "rdr".
 	ClientID string
+	// InstanceID makes NewKafkaSubscriber a static member of its group
+	// (KIP-345: group.instance.id): a processor restarted with the same
+	// InstanceID within the session timeout (10 s) gets its partitions
+	// back at once, without a rebalance of the others. Each running
+	// processor needs its own (a StatefulSet's pod name, say). Optional;
+	// default none: a dynamic member.
+	InstanceID string
 	// FromNewest makes a consumer group without committed offsets start
 	// at the newest record instead of the oldest. Optional; default false
 	// (nothing already in the topic is skipped).
 	FromNewest bool
-	// Ungrouped makes NewKafkaSubscriber read every partition itself, with
-	// no consumer group and no committed offsets, from the newest record:
-	// what a GlobalView needs. Optional.
-	Ungrouped bool
 }
 
 func (c *KafkaConfig) setDefaults() error {
@@ -49,43 +51,20 @@ func (c *KafkaConfig) setDefaults() error {
 	return nil
 }
 
-// NewKafkaSubscriber returns a watermill-kafka subscriber tuned for the
-// processor: a consumer group, large fetches (many batched events per
-// round trip), offsets from the oldest record for a new group, and
-// auto-commit of acknowledged offsets every second (and on close).
-// Messages carry their partition and offset in the context, which the
-// processor uses for per-partition watermarks.
-func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
+// NewKafkaViewSubscriber returns a watermill-kafka subscriber that reads
+// every partition itself, with no consumer group and no committed offsets,
+// from the newest record: what a [GlobalView] needs.
+func NewKafkaViewSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.Subscriber, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
 	sc := kafka.DefaultSaramaSubscriberConfig()
 	sc.ClientID = cfg.ClientID
 	sc.Version = sarama.V3_6_0_0
-	sc.Consumer.Fetch.Default = 4 << 20
-	sc.Consumer.Fetch.Max = 16 << 20
 	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
-	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
-	if cfg.FromNewest {
-		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
-	}
-	sc.Consumer.Offsets.AutoCommit.Interval = time.Second
-	// Cooperative rebalancing: when a processor joins or leaves the group,
-	// the others keep consuming the partitions that do not move, and a
-	// partition that moves is released only after its in-flight message
-	// was acknowledged and its offset committed. With the eager protocol,
-	// watermill-kafka drops the acknowledgement of a message in flight when
-	// the rebalance starts, so the next owner applies it a second time.
-	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
-	sc.ChannelBufferSize = 1024
-	group := cfg.ConsumerGroup
-	if cfg.Ungrouped {
-		group = ""
-		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
-	}
+	sc.Consumer.Offsets.Initial = sarama.OffsetNewest
 	return kafka.NewSubscriber(kafka.SubscriberConfig{
 		Brokers:               cfg.Brokers,
-		ConsumerGroup:         group,
 		OverwriteSaramaConfig: sc,
 		Unmarshaler:           kafka.DefaultMarshaler{},
 		NackResendSleep:       100 * time.Millisecond,
@@ -95,8 +74,10 @@ func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka
 
 // NewKafkaPublisher returns a synchronous watermill-kafka publisher that
 // keys each record by the message's MetaPartitionKey metadata (userId for
-// events, so one user's events stay on one partition; the alert key for
-// alerts). Messages without it are spread by the partitioner.
+// events, so one user's events stay on one partition; the alert ID for
+// alerts) and partitions keyed records as Kafka's Java client does
+// ([PartitionOf]: murmur2), so rdr and standard clients put a key on the
+// same partition. Messages without a key are spread at random.
 func NewKafkaPublisher(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.Publisher, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
@@ -111,6 +92,7 @@ func NewKafkaPublisher(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.
 	pc.Producer.Compression = sarama.CompressionSnappy
 	pc.Producer.MaxMessageBytes = 8 << 20
 	pc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	pc.Producer.Partitioner = newMurmur2Partitioner
 	return kafka.NewPublisher(kafka.PublisherConfig{
 		Brokers:               cfg.Brokers,
 		Marshaler:             kafka.NewWithPartitioningMarshaler(partitionKey),
@@ -128,6 +110,13 @@ func CreateTopic(cfg KafkaConfig, topic string, partitions int32) error {
 	if err := cfg.setDefaults(); err != nil {
 		return err
 	}
+	return createTopic(cfg, topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1})
+}
+
+func createTopic(cfg KafkaConfig, topic string, detail *sarama.TopicDetail) error {
+	if err := cfg.setDefaults(); err != nil {
+		return err
+	}
 	sc := sarama.NewConfig()
 	sc.ClientID = cfg.ClientID
 	sc.Version = sarama.V3_6_0_0
@@ -136,7 +125,7 @@ func CreateTopic(cfg KafkaConfig, topic string, partitions int32) error {
 		return fmt.Errorf("pipeline: connecting to Kafka: %w", err)
 	}
 	defer admin.Close()
-	err = admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false)
+	err = admin.CreateTopic(topic, detail, false)
 	if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) { // *TopicError unwraps to its KError
 		return fmt.Errorf("pipeline: creating topic %s: %w", topic, err)
 	}
@@ -163,19 +152,72 @@ func TopicPartitions(cfg KafkaConfig, topic string) (int32, error) {
 	return int32(len(ps)), nil
 }
 
-// PartitionOf returns the partition that NewKafkaPublisher's records with
-// the given key go to, in a topic of n partitions: sarama's default hash
-// partitioner (FNV-1a). Producers use it to put the events of many users in
-// one record without breaking "one user, one partition".
+// PartitionOf returns the partition of a topic with n partitions that a
+// record keyed by key goes to: Kafka's Java client's default partitioner
+// (murmur2 of the key's bytes, made positive, modulo n), which
+// NewKafkaPublisher, librdkafka's murmur2_random partitioner (kcat -X
+// partitioner=murmur2_random) and most other clients' "Java-compatible"
+// mode use too. Producers use it to put the events of many users in one
+// record without breaking "one user, one partition".
 func PartitionOf(key string, n int32) int32 {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	p := int32(h.Sum32()) % n
-	if p < 0 {
-		p = -p
-	}
-	return p
+	return int32(murmur2(key)&0x7fffffff) % n
 }
+
+// murmur2 is Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2).
+func murmur2(key string) uint32 {
+	const (
+		seed = 0x9747b28c
+		m    = 0x5bd1e995
+		r    = 24
+	)
+	n := len(key)
+	h := uint32(seed) ^ uint32(n)
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		k := uint32(key[i]) | uint32(key[i+1])<<8 | uint32(key[i+2])<<16 | uint32(key[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	switch n - i {
+	case 3:
+		h ^= uint32(key[i+2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(key[i+1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(key[i])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return h
+}
+
+// murmur2Partitioner is a sarama.Partitioner that places keyed records
+// with PartitionOf and the others at random.
+type murmur2Partitioner struct{ random sarama.Partitioner }
+
+func newMurmur2Partitioner(topic string) sarama.Partitioner {
+	return murmur2Partitioner{random: sarama.NewRandomPartitioner(topic)}
+}
+
+func (p murmur2Partitioner) Partition(msg *sarama.ProducerMessage, n int32) (int32, error) {
+	if msg.Key == nil {
+		return p.random.Partition(msg, n)
+	}
+	key, err := msg.Key.Encode()
+	if err != nil {
+		return -1, err
+	}
+	return PartitionOf(string(key), n), nil
+}
+
+func (murmur2Partitioner) RequiresConsistency() bool { return true }
 
 // PartitionBatches encodes events as NDJSON messages, one per partition of
 // a topic with n partitions (n ≤ 1: one message), each keyed

@@ -76,10 +76,14 @@ func TestCreateTopicAndTopicPartitions(t *testing.T) {
 }
 
 // consume reads n messages of topic with a new consumer group and acks
-// them.
+// them, with watermill-kafka's subscriber (which puts each record's key in
+// the message context).
 func consume(t *testing.T, brokers []string, topic string, n int) []*message.Message {
 	t.Helper()
-	sub, err := pipeline.NewKafkaSubscriber(pipeline.KafkaConfig{Brokers: brokers, ConsumerGroup: topic + "-reader"}, nil)
+	sc := kafka.DefaultSaramaSubscriberConfig()
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sub, err := kafka.NewSubscriber(kafka.SubscriberConfig{Brokers: brokers, ConsumerGroup: topic + "-reader",
+		OverwriteSaramaConfig: sc, Unmarshaler: kafka.DefaultMarshaler{}}, watermill.NopLogger{})
 	require.NoError(t, err)
 	defer sub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -142,14 +146,28 @@ func (r *windowRecorder) WriteWindow(_ context.Context, w sink.WindowResult) err
 func (r *windowRecorder) WriteAlert(context.Context, anomaly.Alert) error { return nil }
 func (r *windowRecorder) Close() error                                    { return nil }
 
-// latest returns each window's latest result: the event count by type,
-// by the window's start (as an offset from t0).
+// latest returns each window's latest result per partition, summed over
+// the partitions: the event count by type, by the window's start (as an
+// offset from t0).
 func (r *windowRecorder) latest(t0 time.Time) map[time.Duration]map[string]uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := map[time.Duration]map[string]uint64{}
+	type id struct {
+		partition string
+		start     time.Duration
+	}
+	last := map[id]map[string]uint64{}
 	for _, w := range r.windows {
-		out[w.Start.Sub(t0)] = w.Metrics.ByType
+		last[id{w.Partition, w.Start.Sub(t0)}] = w.Metrics.ByType
+	}
+	out := map[time.Duration]map[string]uint64{}
+	for k, byType := range last {
+		if out[k.start] == nil {
+			out[k.start] = map[string]uint64{}
+		}
+		for typ, n := range byType {
+			out[k.start][typ] += n
+		}
 	}
 	return out
 }
@@ -227,4 +245,47 @@ func TestRecordsFromKcatAreProcessed(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no dead letter")
 	}
+}
+
+// Records keyed by user, produced by kcat with the Java client's
+// partitioner (librdkafka's murmur2_random) and by rdr's publisher, land
+// on the same partition for the same user — the one PartitionOf names —
+// and so in the same task.
+func TestKcatAndRdrPartitionUsersAlike(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Skip("kcat is not on PATH (CI installs it: apt-get install kcat)")
+	}
+	topic := newTopic(t, brokers, 6)
+	var lines []string
+	var msgs []*message.Message
+	for i := range 60 {
+		user := fmt.Sprintf("u-%05d", i)
+		lines = append(lines, user+":kcat")
+		m := message.NewMessage(watermill.NewUUID(), []byte("rdr"))
+		m.Metadata.Set(pipeline.MetaPartitionKey, user)
+		msgs = append(msgs, m)
+	}
+	kcat(t, brokers, topic, strings.Join(lines, "\n")+"\n", "-K:", "-X", "partitioner=murmur2_random")
+	pub, err := pipeline.NewKafkaPublisher(pipeline.KafkaConfig{Brokers: brokers}, nil)
+	require.NoError(t, err)
+	require.NoError(t, pub.Publish(topic, msgs...))
+	require.NoError(t, pub.Close())
+
+	where := map[string]map[string]int32{"kcat": {}, "rdr": {}} // producer → user → partition
+	for _, m := range consume(t, brokers, topic, 2*len(msgs)) {
+		p, ok := kafka.MessagePartitionFromCtx(m.Context())
+		require.True(t, ok)
+		key, _ := kafka.MessageKeyFromCtx(m.Context())
+		where[string(m.Payload)][string(key)] = p
+	}
+	require.Len(t, where["kcat"], 60)
+	require.Len(t, where["rdr"], 60)
+	used := map[int32]bool{}
+	for user, p := range where["kcat"] {
+		assert.Equal(t, p, where["rdr"][user], "user %s: kcat and rdr disagree", user)
+		assert.Equal(t, pipeline.PartitionOf(user, 6), p, "user %s", user)
+		used[p] = true
+	}
+	assert.Len(t, used, 6)
 }

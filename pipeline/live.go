@@ -1,7 +1,11 @@
 package pipeline
 
 import (
+	"slices"
+	"sync"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/rdr-go/rdr/aggregate"
 )
@@ -32,44 +36,99 @@ type LiveMetrics struct {
 	LateEvents      uint64               `json:"lateEvents"`
 }
 
-// liveDraft is a window's live message before its range figures: those
-// merge up to LiveRange of windows (milliseconds of work), so they are
-// filled in by emit, outside the processor's lock.
-type liveDraft struct {
-	msg    LiveMetrics
-	window aggregate.Metrics
+// liveView is the processor's own view of its windows: every task's
+// window results, merged per window ([aggregate.Global], one source per
+// task), for Processor.Metrics and User and for the live metrics. A window
+// goes out to the Broadcaster once every task holding input has passed it
+// (the least watermark of the tasks that are not idle), merged over the
+// tasks.
+type liveView struct {
+	p     *Processor
+	local *aggregate.Global
+
+	mu      sync.Mutex         // guards pending; held while publishing, so windows go out in order
+	pending map[int64]struct{} // starts (Unix ns) of windows fired and not yet published
 }
 
-// liveDraft starts the message for window m. p.mu must be held.
-func (p *Processor) liveDraft(m aggregate.Metrics) liveDraft {
-	return liveDraft{window: m, msg: LiveMetrics{
-		WindowStart:     m.From,
-		WindowEnd:       m.To,
-		EventsPerSecond: m.EventsPerSecond,
-		ByType:          m.ByType,
-		TotalEvents:     p.stats.events.Load(),
-		OpenAlerts:      len(p.openAlerts),
-		InvalidEvents:   p.stats.invalid.Load(),
-		LateEvents:      p.stats.late.Load(),
-	}}
+func newLiveView(p *Processor) (*liveView, error) {
+	local, err := aggregate.NewGlobal(aggregate.GlobalConfig{
+		Window: p.cfg.Window, Size: p.cfg.Series.Size, Set: p.setCfg, MaxSources: aggregate.MaxGlobalSources, KeepUsers: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &liveView{p: p, local: local, pending: map[int64]struct{}{}}, nil
 }
 
-// finish fills in the range figures from the view (or the processor's own
-// windows); should that fail, the window's own figures stand in.
-func (p *Processor) finish(d liveDraft) LiveMetrics {
-	var view MetricsReader = p.series
+// put records a window result of task t. The caller holds t.mu.
+func (v *liveView) put(t *task, start time.Time, set *aggregate.Set, update bool) {
+	if err := v.local.Put(t.name, start, set); err != nil {
+		v.p.cfg.Logger.Debug("window too old for the live view", watermill.LogFields{"task": t.name, "window": start, "err": err})
+		return
+	}
+	if update || v.p.cfg.Hub == nil {
+		return
+	}
+	v.mu.Lock()
+	v.pending[start.UnixNano()] = struct{}{}
+	v.mu.Unlock()
+}
+
+// publishDue sends the Broadcaster the windows that every active task has
+// passed, oldest first.
+func (v *liveView) publishDue() {
+	if v.p.cfg.Hub == nil {
+		return
+	}
+	wm := v.p.watermark()
+	if wm.IsZero() {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var due []int64
+	for start := range v.pending {
+		if end := start + int64(v.p.cfg.Window); end-int64(time.Millisecond) <= wm.UnixNano() {
+			due = append(due, start)
+		}
+	}
+	slices.Sort(due)
+	for _, start := range due {
+		delete(v.pending, start)
+		from := time.Unix(0, start).UTC()
+		m, err := v.local.Metrics(from, from.Add(v.p.cfg.Window))
+		if err != nil {
+			continue
+		}
+		v.p.hubPublish(TopicMetrics, v.p.liveMetrics(m))
+	}
+}
+
+// liveMetrics is the live message for window m, with the range figures
+// from the view (or the processor's own windows); should that fail, the
+// window's own figures stand in.
+func (p *Processor) liveMetrics(m aggregate.Metrics) LiveMetrics {
+	var view MetricsReader = p.live.local
 	if p.cfg.View != nil {
 		view = p.cfg.View
 	}
-	span, err := view.Metrics(d.window.To.Add(-p.cfg.LiveRange), d.window.To)
+	span, err := view.Metrics(m.To.Add(-p.cfg.LiveRange), m.To)
 	if err != nil {
-		span = d.window
+		span = m
 	}
-	lm := d.msg
-	lm.ActiveUsers = span.ActiveUsers
-	lm.TopEventTypes = span.TopEventTypes
-	lm.TopUsers = span.TopUsers
-	lm.TopIPs = span.TopIPs
-	lm.BySeverity = span.BySeverity
-	return lm
+	return LiveMetrics{
+		WindowStart:     m.From,
+		WindowEnd:       m.To,
+		EventsPerSecond: float64(m.TotalEvents) / m.To.Sub(m.From).Seconds(),
+		ByType:          m.ByType,
+		TotalEvents:     p.stats.events.Load(),
+		OpenAlerts:      p.openAlerts(),
+		InvalidEvents:   p.stats.invalid.Load(),
+		LateEvents:      p.stats.late.Load(),
+		ActiveUsers:     span.ActiveUsers,
+		TopEventTypes:   span.TopEventTypes,
+		TopUsers:        span.TopUsers,
+		TopIPs:          span.TopIPs,
+		BySeverity:      span.BySeverity,
+	}
 }

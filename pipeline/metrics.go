@@ -10,7 +10,6 @@ import (
 // read from Stats when scraped, so the hot path only bumps atomics.
 type promMetrics struct {
 	collectors []prometheus.Collector
-	watermark  prometheus.Gauge
 }
 
 func newPromMetrics(p *Processor) *promMetrics {
@@ -19,12 +18,12 @@ func newPromMetrics(p *Processor) *promMetrics {
 			func() float64 { return float64(v()) })
 	}
 	s := &p.stats
-	m := &promMetrics{
-		watermark: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "rdr", Name: "watermark_seconds",
-			Help: "The overall event-time watermark, as Unix seconds."}),
-	}
+	m := &promMetrics{}
 	m.collectors = []prometheus.Collector{
-		m.watermark,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "rdr", Name: "watermark_seconds",
+			Help: "The least event-time watermark of the active tasks, as Unix seconds."}, func() float64 {
+			return float64(p.watermark().UnixMilli()) / 1000
+		}),
 		counter("messages_total", "Input messages handled.", s.messages.Load),
 		counter("events_in_total", "Valid events applied.", s.events.Load),
 		counter("events_invalid_total", "Invalid input items sent to the dead-letter output.", s.invalid.Load),
@@ -34,9 +33,14 @@ func newPromMetrics(p *Processor) *promMetrics {
 		counter("alerts_fired_total", "Alerts that started firing.", s.alertsFired.Load),
 		counter("alerts_resolved_total", "Alerts resolved.", s.alertsResolved.Load),
 		counter("sink_errors_total", "Failed writes to sinks and publishers.", s.sinkErrors.Load),
+		counter("checkpoints_total", "Task checkpoints saved.", s.checkpoints.Load),
+		counter("checkpoint_errors_total", "Checkpoints not saved, loaded or restored.", s.checkpointErrors.Load),
+		counter("partitions_restored_total", "Partitions restored from a checkpoint.", s.restored.Load),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "rdr", Name: "tasks",
+			Help: "Input partitions held now."}, func() float64 { return float64(p.Stats().Tasks) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "rdr", Name: "watermark_lag_seconds",
 			Help: "Wall-clock time minus the overall watermark."}, func() float64 {
-			wm := p.watermarks.Current()
+			wm := p.watermark()
 			if wm.IsZero() {
 				return 0
 			}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -36,15 +35,17 @@ func TestPartitionBatchesKeepUsersOnTheirPartition(t *testing.T) {
 	assert.Empty(t, pipeline.PartitionBatches(nil, 6))
 }
 
-// PartitionOf must agree with sarama's default hash partitioner, which
-// NewKafkaPublisher's producer uses for keyed records.
-func TestPartitionOfMatchesSarama(t *testing.T) {
-	for i := range 2000 {
-		key := fmt.Sprintf("user-%d", i)
-		for _, n := range []int32{1, 6, 7} {
-			want, err := sarama.NewHashPartitioner("t").Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder(key)}, n)
-			require.NoError(t, err)
-			require.Equal(t, want, pipeline.PartitionOf(key, n), "key %q, %d partitions", key, n)
-		}
+// PartitionOf must agree with Kafka's Java client (Utils.murmur2 and
+// toPositive(hash) % n). The expected values were printed by
+// kafka-clients 4.1.1 itself (Utils.murmur2 on the UTF-8 bytes).
+func TestPartitionOfMatchesKafkaJavaClient(t *testing.T) {
+	for _, c := range []struct {
+		key       string
+		partition int32 // of 6
+	}{
+		{"1", 3}, {"12", 4}, {"123", 5}, {"1234", 0}, {"12345", 2},
+		{"u-1842", 0}, {"user-7", 2}, {"a-little-bit-longer-string", 5}, {"", 3},
+	} {
+		assert.Equal(t, c.partition, pipeline.PartitionOf(c.key, 6), "key %q", c.key)
 	}
 }

@@ -102,7 +102,6 @@ func newHarness(t *testing.T, cfg pipeline.Config) *harness {
 	if cfg.Clock == nil {
 		cfg.Clock = rdr.NewFakeClock(t0.Add(5 * time.Minute))
 	}
-	cfg.DrainDelay = time.Millisecond
 	if cfg.Tick == 0 {
 		cfg.Tick = time.Hour // most tests move time themselves
 	}
@@ -365,7 +364,7 @@ func TestProcessorEmitsWindowResultsInOrder(t *testing.T) {
 	proc, err := pipeline.New(pipeline.Config{
 		Subscriber: sub, Publisher: outputs, Sinks: []sink.Sink{gs},
 		AllowedLateness: 10 * time.Second, Clock: rdr.NewFakeClock(t0.Add(5 * time.Minute)),
-		DrainDelay: time.Millisecond, Tick: time.Hour,
+		Tick: time.Hour,
 	})
 	require.NoError(t, err)
 	done := make(chan error, 1)

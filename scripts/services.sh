@@ -21,7 +21,8 @@
 #   RDR_KAFKA_LIB_DIR     where the Kafka jars are copied     [~/.cache/rdr/kafka-VERSION/lib]
 #   RDR_KAFKA_HEAP_OPTS   [-Xms256m -Xmx512m]      RDR_KAFKA_JVM_OPTS  [-XX:+UseSerialGC ...]
 #   RDR_KAFKA_TOPICS      topics made on start     ["security-events:6 security-alerts:1
-#                                                    security-events.dlq:1 security-events.late:1 rdr-partials:1"]
+#                                                    security-events.dlq:1 security-events.late:1 rdr-partials:1
+#                                                    security-events.repartition:6"]
 #   RDR_INFLUXD           path of an influxd 1.8.10 binary   [$(go env GOPATH)/bin/influxd]
 #   RDR_INFLUX_DB         database created on start          [rdr]
 set -euo pipefail
@@ -36,7 +37,7 @@ KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFK
 KAFKA_LIB=${RDR_KAFKA_LIB_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/rdr/kafka-$KAFKA_VERSION/lib}
 KAFKA_HEAP_OPTS=${RDR_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
 KAFKA_JVM_OPTS=${RDR_KAFKA_JVM_OPTS:--XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true}
-KAFKA_TOPICS=${RDR_KAFKA_TOPICS:-security-events:6 security-alerts:1 security-events.dlq:1 security-events.late:1 rdr-partials:1}
+KAFKA_TOPICS=${RDR_KAFKA_TOPICS:-security-events:6 security-alerts:1 security-events.dlq:1 security-events.late:1 rdr-partials:1 security-events.repartition:6}
 KAFKA_DIR=$STATE/kafka
 
 INFLUX_VERSION=v1.8.10
@@ -458,7 +459,7 @@ cmd_env() {
     echo "export RDR_KAFKA_BROKERS=$(cat "$KAFKA_DIR/ready")"
   else log "kafka is not running: no RDR_KAFKA_BROKERS"; fi
   if influx_running && [ -s "$INFLUX_DIR/ready" ]; then
-    echo "export RDR_INFLUX_URL=$(cat "$INFLUX_DIR/ready") RDR_INFLUX_TOKEN=rdr:rdr RDR_INFLUX_ORG=rdr RDR_INFLUX_BUCKET=$INFLUX_DB/autogen"
+    echo "export RDR_INFLUX_URL=$(cat "$INFLUX_DIR/ready") RDR_INFLUX_TOKEN=rdr:rdr RDR_INFLUX_ORG=rdr RDR_INFLUX_BUCKET=$INFLUX_DB/autogen RDR_INFLUX_PID=$(cat "$INFLUX_DIR/influxd.pid")"
   else log "influxdb is not running: no RDR_INFLUX_*"; fi
 }
 

@@ -50,6 +50,10 @@ type options struct {
 	kafkaGroup    string
 	topic         string
 	partialsTopic string
+	checkpoints   string
+	instanceID    string
+	repartition   bool
+	checkpointInt time.Duration
 	influxURL     string
 	influxToken   string
 	influxOrg     string
@@ -109,11 +113,15 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&o.kafkaGroup, "kafka-group", env("RDR_KAFKA_GROUP", pipeline.DefaultConsumerGroup), "Kafka consumer group (RDR_KAFKA_GROUP)")
 	fs.StringVar(&o.topic, "topic", env("RDR_TOPIC", pipeline.DefaultTopic), "input topic; alerts, dead letters and late events go to security-alerts, TOPIC.dlq and TOPIC.late (RDR_TOPIC)")
 	fs.StringVar(&o.partialsTopic, "partials-topic", env("RDR_PARTIALS_TOPIC", "rdr-partials"), "Kafka topic where processors share window partials for the global view (RDR_PARTIALS_TOPIC)")
+	fs.StringVar(&o.instanceID, "kafka-instance-id", env("RDR_KAFKA_INSTANCE_ID", ""), "static consumer-group membership: a processor restarted with the same id gets its partitions back without a rebalance; one per running processor; empty: dynamic (RDR_KAFKA_INSTANCE_ID)")
+	fs.BoolVar(&o.repartition, "repartition", envBool("RDR_REPARTITION", true), "with Kafka: re-key the rules grouped by another field than userId (password-spraying, by IP) through the topic TOPIC.repartition, so each sees every partition's events (RDR_REPARTITION)")
+	fs.StringVar(&o.checkpoints, "checkpoint-topic", env("RDR_CHECKPOINT_TOPIC", pipeline.DefaultCheckpointTopic), "compacted Kafka topic of the processors' checkpoints (state with offsets, so a crash, restart or rebalance resumes exactly); empty: none (RDR_CHECKPOINT_TOPIC)")
+	fs.DurationVar(&o.checkpointInt, "checkpoint-interval", envDur("RDR_CHECKPOINT_INTERVAL", 5*time.Second), "how often each partition's state is checkpointed (RDR_CHECKPOINT_INTERVAL)")
 	fs.StringVar(&o.influxURL, "influx-url", env("RDR_INFLUX_URL", ""), "InfluxDB URL; empty: in-memory history (RDR_INFLUX_URL)")
 	fs.StringVar(&o.influxToken, "influx-token", env("RDR_INFLUX_TOKEN", ""), "InfluxDB token; for 1.8: user:password (RDR_INFLUX_TOKEN)")
 	fs.StringVar(&o.influxOrg, "influx-org", env("RDR_INFLUX_ORG", ""), "InfluxDB organisation; ignored by 1.8 (RDR_INFLUX_ORG)")
 	fs.StringVar(&o.influxBucket, "influx-bucket", env("RDR_INFLUX_BUCKET", "rdr"), "InfluxDB bucket; for 1.8: database/retention-policy (RDR_INFLUX_BUCKET)")
-	fs.StringVar(&o.instance, "instance", env("RDR_INSTANCE", ""), "this processor's name in stored data; default: host name (RDR_INSTANCE)")
+	fs.StringVar(&o.instance, "instance", env("RDR_INSTANCE", ""), "this processor's name as a Kafka client; default: host name (RDR_INSTANCE)")
 	fs.StringVar(&o.rules, "rules", env("RDR_RULES", ""), "comma-separated YAML rule files; empty: the default rule set (RDR_RULES)")
 	fs.BoolVar(&o.generate, "generate", envBool("RDR_GENERATE", true), "run the built-in traffic generator (RDR_GENERATE)")
 	fs.Float64Var(&o.rate, "rate", envFloat("RDR_GENERATE_RATE", 200), "generator: benign events per second (RDR_GENERATE_RATE)")
@@ -169,29 +177,32 @@ const alertLookback = 24 * time.Hour
 func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- string) error {
 	clock := rdr.SystemClock
 	wlog := watermill.NewSlogLogger(logger)
-	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
-
-	rules := anomaly.DefaultRules()
+	rules := func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil }
+	ruleCount := len(anomaly.DefaultRules())
 	if o.rules != "" {
-		var err error
-		if rules, err = anomaly.LoadRules(strings.Split(o.rules, ",")...); err != nil {
+		files := strings.Split(o.rules, ",")
+		loaded, err := anomaly.LoadRules(files...)
+		if err != nil {
 			return err
 		}
+		ruleCount = len(loaded)
+		rules = func() ([]anomaly.Rule, error) { return anomaly.LoadRules(files...) }
 	}
 
 	// Input and side outputs: Kafka, or an in-process GoChannel. With
 	// Kafka, processors also publish window partials, and a global view
 	// combines those of every processor in the consumer group.
-	var sub message.Subscriber
+	var sub, repartitionSub message.Subscriber
 	var pub message.Publisher
+	repartitionTopic := ""
 	var view *pipeline.GlobalView
 	partitions := int32(1)
 	partialsTopic := ""
-	instance := o.instance + "-" + runID
+	var checkpoints pipeline.CheckpointStore
 	mode := "embedded"
 	if o.kafkaBrokers != "" {
 		mode = "kafka"
-		kc := pipeline.KafkaConfig{Brokers: strings.Split(o.kafkaBrokers, ","), ConsumerGroup: o.kafkaGroup, ClientID: "rdr-" + o.instance}
+		kc := pipeline.KafkaConfig{Brokers: strings.Split(o.kafkaBrokers, ","), ConsumerGroup: o.kafkaGroup, ClientID: "rdr-" + o.instance, InstanceID: o.instanceID}
 		ks, err := pipeline.NewKafkaSubscriber(kc, wlog)
 		if err != nil {
 			return err
@@ -202,14 +213,37 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 		defer kp.Close()
 		sub, pub = ks, kp
-		kc.Ungrouped = true
-		vs, err := pipeline.NewKafkaSubscriber(kc, wlog)
+		vs, err := pipeline.NewKafkaViewSubscriber(kc, wlog)
 		if err != nil {
 			return err
 		}
 		partialsTopic = o.partialsTopic
 		if partitions, err = pipeline.TopicPartitions(kc, o.topic); err != nil {
 			return err
+		}
+		if o.repartition {
+			repartitionTopic = o.topic + ".repartition"
+			if err := pipeline.CreateTopic(kc, repartitionTopic, partitions); err != nil {
+				return err
+			}
+			rc := kc
+			if rc.InstanceID != "" {
+				rc.InstanceID += "-repartition" // a member of its own
+			}
+			if repartitionSub, err = pipeline.NewKafkaSubscriber(rc, wlog); err != nil {
+				return err
+			}
+		}
+		if o.checkpoints != "" {
+			if err := pipeline.CreateCheckpointTopic(kc, o.checkpoints, partitions); err != nil {
+				return err
+			}
+			kcp, err := pipeline.NewKafkaCheckpoints(pipeline.KafkaCheckpointsConfig{Kafka: kc, Topic: o.checkpoints})
+			if err != nil {
+				return err
+			}
+			defer kcp.Close()
+			checkpoints = kcp
 		}
 		if view, err = pipeline.NewGlobalView(vs, partialsTopic, aggregate.GlobalConfig{}, wlog); err != nil {
 			return err
@@ -230,9 +264,17 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	var history sink.HistoryReader = mem
 	var alertStore sink.AlertStore // InfluxDB's, when there is one
 	if o.influxURL != "" {
+		// With checkpoints, every processor writes as one writer: a window
+		// re-written after a crash or by the partition's next owner replaces
+		// the earlier point. Without, each run writes as its own, so that a
+		// restarted run's partial windows add to the last run's.
+		writer := ""
+		if checkpoints == nil {
+			writer = o.instance + "-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		}
 		influx, err := sink.NewInflux(sink.InfluxConfig{
 			URL: o.influxURL, Token: o.influxToken, Org: o.influxOrg, Bucket: o.influxBucket,
-			Writer: instance, Logger: logger,
+			Writer: writer, Logger: logger,
 		})
 		if err != nil {
 			return err
@@ -270,25 +312,27 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		return err
 	}
 	proc, err := pipeline.New(pipeline.Config{
-		Subscriber:      sub,
-		Topic:           o.topic,
-		Publisher:       pub,
-		DeadLetterTopic: o.topic + ".dlq",
-		LateTopic:       o.topic + ".late",
-		Decoder:         dec,
-		AllowedLateness: o.lateness,
-		OutOfOrderness:  o.outOfOrder,
-		IdleTimeout:     o.idleTimeout,
-		PartialsTopic:   partialsTopic,
-		Partitions:      kafkaPartitions(o, partitions),
-		Instance:        instance,
-		Rules:           rules,
-		Sinks:           sinks,
-		Hub:             ackingHub{Broadcaster: hub, book: book},
-		View:            viewOrNil(view),
-		Clock:           clock,
-		Logger:          wlog,
-		Registerer:      reg,
+		Subscriber:            sub,
+		Topic:                 o.topic,
+		Publisher:             pub,
+		DeadLetterTopic:       o.topic + ".dlq",
+		LateTopic:             o.topic + ".late",
+		Decoder:               dec,
+		AllowedLateness:       o.lateness,
+		OutOfOrderness:        o.outOfOrder,
+		IdleTimeout:           o.idleTimeout,
+		PartialsTopic:         partialsTopic,
+		Rules:                 rules,
+		RepartitionTopic:      repartitionTopic,
+		RepartitionSubscriber: repartitionSub,
+		Checkpoints:           checkpoints,
+		CheckpointInterval:    o.checkpointInt,
+		Sinks:                 sinks,
+		Hub:                   ackingHub{Broadcaster: hub, book: book},
+		View:                  viewOrNil(view),
+		Clock:                 clock,
+		Logger:                wlog,
+		Registerer:            reg,
 	})
 	if err != nil {
 		return err
@@ -352,7 +396,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	if o.token != "" {
 		url += "?token=" + o.token
 	}
-	logger.Info("rdr dashboard running", "url", url, "mode", mode, "history", historyKind(o), "generator", o.generate, "rules", len(rules))
+	logger.Info("rdr dashboard running", "url", url, "mode", mode, "history", historyKind(o), "generator", o.generate, "rules", ruleCount)
 	fmt.Fprintf(os.Stderr, "\n  rdr dashboard: %s\n\n", url)
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -389,14 +433,6 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 	}
 	return runErr
-}
-
-// kafkaPartitions is the input's partition count with Kafka, 0 embedded.
-func kafkaPartitions(o options, n int32) int {
-	if o.kafkaBrokers == "" {
-		return 0
-	}
-	return int(n)
 }
 
 // viewOrNil keeps a nil *GlobalView from becoming a non-nil interface.

@@ -45,6 +45,7 @@ type env struct {
 	influxURL, token, org    string
 	influxDB, influxBucket   string // the database made for this test, and "db/autogen"
 	topic, alerts, dlq, late string
+	repartition              string // the processors' repartition topic (password-spraying, by IP)
 }
 
 var seq atomic.Int64
@@ -64,8 +65,10 @@ func newEnv(t *testing.T, partitions int32) *env {
 		influxURL: influxURL, token: os.Getenv("RDR_INFLUX_TOKEN"), org: os.Getenv("RDR_INFLUX_ORG"),
 		topic: "rdr-e2e-" + id, alerts: "rdr-e2e-alerts-" + id, dlq: "rdr-e2e-dlq-" + id, late: "rdr-e2e-late-" + id,
 	}
+	e.repartition = e.topic + ".repartition"
 	kc := pipeline.KafkaConfig{Brokers: e.brokers}
 	require.NoError(t, pipeline.CreateTopic(kc, e.topic, partitions))
+	require.NoError(t, pipeline.CreateTopic(kc, e.repartition, partitions))
 	for _, topic := range []string{e.alerts, e.dlq, e.late} {
 		require.NoError(t, pipeline.CreateTopic(kc, topic, 1))
 	}
@@ -209,15 +212,17 @@ func startProcessor(t *testing.T, e *env, group, writer string, hub pipeline.Bro
 	kc := pipeline.KafkaConfig{Brokers: e.brokers, ConsumerGroup: group, ClientID: "rdr-e2e-" + writer}
 	sub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
 	require.NoError(t, err)
+	rsub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
+	require.NoError(t, err)
 	pub, err := pipeline.NewKafkaPublisher(kc, watermill.NopLogger{})
 	require.NoError(t, err)
 	influx, err := sink.NewInflux(sink.InfluxConfig{URL: e.influxURL, Token: e.token, Org: e.org, Bucket: e.influxBucket, Writer: writer})
 	require.NoError(t, err)
 	in := &instance{rec: &recorder{}, influx: influx, pub: pub, done: make(chan error, 1)}
 	cfg := pipeline.Config{
-		Subscriber: sub, Topic: e.topic,
+		Subscriber: sub, Topic: e.topic, RepartitionTopic: e.repartition, RepartitionSubscriber: rsub,
 		Publisher: pub, AlertsTopic: e.alerts, DeadLetterTopic: e.dlq, LateTopic: e.late,
-		Rules: anomaly.DefaultRules(),
+		Rules: func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil },
 		Sinks: []sink.Sink{influx, in.rec},
 		Hub:   hub,
 	}
@@ -573,8 +578,9 @@ func TestEndToEnd(t *testing.T) {
 	for _, m := range alertsTopic.take(t, len(emitted), 30*time.Second) {
 		var a anomaly.Alert
 		require.NoError(t, json.Unmarshal(m.Payload, &a))
-		assert.Equal(t, a.ID, m.Metadata.Get(pipeline.MetaAlertID))
-		assert.Equal(t, a.Status.String(), m.Metadata.Get(pipeline.MetaAlertStatus))
+		assert.Equal(t, a.ID, m.Metadata.Get(sink.MetadataAlertID))
+		assert.Equal(t, a.Status.String(), m.Metadata.Get(sink.MetadataStatus))
+		assert.Equal(t, a.ID, m.Metadata.Get(sink.MetadataPartitionKey), "the alerts topic is keyed by alert ID")
 		fromTopic = append(fromTopic, a)
 	}
 	assert.Equal(t, alertKeys(emitted), alertKeys(fromTopic), "alerts topic")

@@ -1,0 +1,261 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/aggregate"
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/sink"
+	"github.com/rdr-go/rdr/window"
+)
+
+// outputs are what one message (or tick) produced in a task, emitted
+// after the task's lock is released.
+type outputs struct {
+	windows  []sink.WindowResult
+	alerts   []anomaly.Alert
+	sample   []rdr.Event
+	dlq      []*message.Message
+	late     []*message.Message
+	partials []*message.Message
+	rekeyed  []*message.Message
+}
+
+func (o *outputs) empty() bool {
+	return len(o.windows)+len(o.alerts)+len(o.sample)+len(o.dlq)+len(o.late)+len(o.partials)+len(o.rekeyed) == 0
+}
+
+// emitInTurn emits out once every earlier turn of the task has been
+// emitted: the task's outputs go out in the order they were produced.
+// Sink writes block (backpressure); their errors are counted and logged,
+// never dropped silently.
+func (p *Processor) emitInTurn(ctx context.Context, t *task, out outputs, turn uint64) {
+	t.order.wait(turn)
+	defer t.order.done()
+	if out.empty() {
+		return
+	}
+	if hub := p.cfg.Hub; hub != nil {
+		for _, ev := range out.sample {
+			p.hubPublish(TopicEvents, ev)
+		}
+	}
+	if p.cfg.Publisher != nil {
+		p.publish(p.cfg.DeadLetterTopic, out.dlq)
+		p.publish(p.cfg.LateTopic, out.late)
+		p.publish(p.cfg.RepartitionTopic, out.rekeyed)
+	} else {
+		for _, m := range out.dlq {
+			p.cfg.Logger.Info("invalid input (no dead-letter publisher)", watermill.LogFields{"err": m.Metadata.Get(MetaError)})
+		}
+	}
+	for _, w := range out.windows {
+		for _, s := range p.cfg.Sinks {
+			if err := s.WriteWindow(ctx, w); err != nil {
+				p.sinkError(err, "window")
+			}
+		}
+	}
+	for _, a := range out.alerts {
+		for _, s := range p.cfg.Sinks {
+			if err := s.WriteAlert(ctx, a); err != nil {
+				p.sinkError(err, "alert")
+			}
+		}
+	}
+	if hub := p.cfg.Hub; hub != nil {
+		for _, a := range out.alerts {
+			p.hubPublish(TopicAlerts, a)
+		}
+	}
+	if p.cfg.Publisher != nil {
+		if len(out.alerts) > 0 {
+			msgs := make([]*message.Message, 0, len(out.alerts))
+			for _, a := range out.alerts {
+				m, err := sink.AlertMessage(a)
+				if err != nil {
+					p.sinkError(err, p.cfg.AlertsTopic)
+					continue
+				}
+				msgs = append(msgs, m)
+			}
+			p.publish(p.cfg.AlertsTopic, msgs)
+		}
+		p.publish(p.cfg.PartialsTopic, out.partials)
+	}
+	if len(out.windows) > 0 {
+		p.live.publishDue()
+	}
+}
+
+func (p *Processor) publish(topic string, msgs []*message.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	if err := p.cfg.Publisher.Publish(topic, msgs...); err != nil {
+		p.sinkError(err, topic)
+	}
+}
+
+func (p *Processor) hubPublish(topic string, data any) {
+	if err := p.cfg.Hub.Publish(topic, data); err != nil {
+		p.cfg.Logger.Debug("live publish failed", watermill.LogFields{"topic": topic, "err": err})
+	}
+}
+
+func (p *Processor) sinkError(err error, what string) {
+	p.stats.sinkErrors.Add(1)
+	p.cfg.Logger.Error("pipeline: output failed", err, watermill.LogFields{"output": what})
+}
+
+// sample picks events for the live timeline: at most EventsPerWindow per
+// window of the processor, none for a window the task has already fired
+// (the live view has moved on). wm is the task's windows' watermark.
+func (p *Processor) sample(out *outputs, wm time.Time, ev rdr.Event) {
+	if p.cfg.Hub == nil || p.cfg.EventsPerWindow < 0 {
+		return
+	}
+	start := p.windowOf(ev.Time).Start.UnixNano()
+	if !wm.IsZero() && wm.UnixNano() >= start+int64(p.cfg.Window-time.Millisecond) {
+		return
+	}
+	for {
+		cur, n := p.sampled.window.Load(), p.sampled.count.Load()
+		switch {
+		case start < cur:
+			return // an older window than the one being sampled
+		case start > cur:
+			if !p.sampled.window.CompareAndSwap(cur, start) {
+				continue
+			}
+			p.sampled.count.Store(0)
+			continue
+		case n >= int64(p.cfg.EventsPerWindow):
+			return
+		case p.sampled.count.CompareAndSwap(n, n+1):
+			out.sample = append(out.sample, ev)
+			return
+		}
+	}
+}
+
+// windowOf returns the tumbling window that holds t.
+func (p *Processor) windowOf(t time.Time) window.Window {
+	var buf [1]window.Window
+	return window.Tumbling(p.cfg.Window).AppendWindows(buf[:0], t)[0]
+}
+
+// messageID names a side-output message after the input item it comes
+// from, so that the duplicates a replay makes share an ID: topic,
+// partition, offset and item index. Inputs without an offset get a random
+// ID.
+func (p *Processor) messageID(in *message.Message, kind string, item int) string {
+	partition, offset, ok := p.cfg.Partition(in)
+	if !ok {
+		return watermill.NewUUID()
+	}
+	return p.cfg.Topic + "/" + strconv.Itoa(int(partition)) + "@" + strconv.FormatInt(offset, 10) + "/" + kind + strconv.Itoa(item)
+}
+
+func (p *Processor) deadLetter(in *message.Message, item int, err error) *message.Message {
+	var ie *rdr.ItemError
+	raw := in.Payload
+	index := -1
+	if errors.As(err, &ie) {
+		raw = ie.Raw
+		index = ie.Index
+	}
+	m := message.NewMessage(p.messageID(in, "dlq", item), append([]byte(nil), raw...))
+	reason := err.Error()
+	if ie != nil {
+		reason = ie.Err.Error()
+	}
+	m.Metadata.Set(MetaError, reason)
+	var invalid *rdr.InvalidEventError
+	if errors.As(err, &invalid) && invalid.Field != "" {
+		m.Metadata.Set(MetaField, invalid.Field)
+	}
+	if index >= 0 {
+		m.Metadata.Set(MetaItem, strconv.Itoa(index))
+	}
+	p.sourceMetadata(in, m)
+	return m
+}
+
+// rekeyMessage is the repartition record of ev for the rules grouped by
+// field, keyed by its value key. It names its source item, by which the
+// repartition task reads past the duplicates a replay makes.
+func (p *Processor) rekeyMessage(in *message.Message, item int, field, key string, ev *rdr.Event) *message.Message {
+	m := message.NewMessage(p.messageID(in, "rekey-"+field+"-", item), rdr.AppendJSON(nil, *ev))
+	m.Metadata.Set(MetaPartitionKey, key)
+	m.Metadata.Set(MetaGroupBy, field)
+	m.Metadata.Set(MetaItem, strconv.Itoa(item))
+	p.sourceMetadata(in, m)
+	return m
+}
+
+func (p *Processor) lateMessage(in *message.Message, item int, ev rdr.Event) *message.Message {
+	m := message.NewMessage(p.messageID(in, "late", item), rdr.AppendJSON(nil, ev))
+	m.Metadata.Set(MetaWindow, p.windowOf(ev.Time).String())
+	m.Metadata.Set(MetaPartitionKey, ev.UserID)
+	p.sourceMetadata(in, m)
+	return m
+}
+
+func (p *Processor) sourceMetadata(in, out *message.Message) {
+	out.Metadata.Set(MetaSourceTopic, p.cfg.Topic)
+	if partition, offset, ok := p.cfg.Partition(in); ok {
+		out.Metadata.Set(MetaPartition, strconv.Itoa(int(partition)))
+		out.Metadata.Set(MetaOffset, strconv.FormatInt(offset, 10))
+	}
+}
+
+// Stats returns the processor's counters. It is safe to call at any time.
+func (p *Processor) Stats() Stats {
+	p.tasksMu.RLock()
+	tasks := len(p.tasks)
+	p.tasksMu.RUnlock()
+	return Stats{
+		Messages:         p.stats.messages.Load(),
+		Events:           p.stats.events.Load(),
+		Invalid:          p.stats.invalid.Load(),
+		Late:             p.stats.late.Load(),
+		Windows:          p.stats.windows.Load(),
+		Updates:          p.stats.updates.Load(),
+		AlertsFired:      p.stats.alertsFired.Load(),
+		AlertsResolved:   p.stats.alertsResolved.Load(),
+		OpenAlerts:       p.openAlerts(),
+		SinkErrors:       p.stats.sinkErrors.Load(),
+		Checkpoints:      p.stats.checkpoints.Load(),
+		Restored:         p.stats.restored.Load(),
+		CheckpointErrors: p.stats.checkpointErrors.Load(),
+		Tasks:            tasks,
+		Watermark:        p.watermark(),
+	}
+}
+
+func (p *Processor) openAlerts() int { return int(max(0, p.stats.open.Load())) }
+
+// MetricsReader answers getMetrics(timeRange). *Processor, *GlobalView,
+// *aggregate.Series and *aggregate.Global implement it.
+type MetricsReader interface {
+	Metrics(from, to time.Time) (aggregate.Metrics, error)
+}
+
+// Metrics answers getMetrics(timeRange) from the windows the processor's
+// tasks fired, merged: the ones whose start lies in [from, to).
+func (p *Processor) Metrics(from, to time.Time) (aggregate.Metrics, error) {
+	return p.live.local.Metrics(from, to)
+}
+
+// User returns a user's activity over the fired windows in [from, to).
+func (p *Processor) User(id string, from, to time.Time) (aggregate.UserActivity, error) {
+	return p.live.local.User(id, from, to)
+}

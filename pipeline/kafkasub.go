@@ -1,0 +1,359 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// PartitionHandler is told when a [PartitionedSubscriber] takes a
+// partition on and before it lets one go. The [Processor] is one: it
+// restores a partition's task from its checkpoint when it is assigned, and
+// checkpoints it when it is revoked.
+type PartitionHandler interface {
+	// PartitionAssigned is called before the first message of a newly
+	// assigned partition is delivered. It returns the offset of the first
+	// message to deliver: messages before it are read past, not delivered
+	// (their effects are already in the restored state). A negative offset
+	// delivers from where the consumer group stands. An error stops the
+	// partition's delivery; the subscriber logs it and gives the partition
+	// up for a later rebalance.
+	PartitionAssigned(ctx context.Context, topic string, partition int32) (int64, error)
+	// PartitionRevoked is called once the last delivered message of the
+	// partition has been acknowledged, before the partition is released to
+	// another member of the group (or the subscriber closes). The partition
+	// is not released until it returns.
+	PartitionRevoked(ctx context.Context, topic string, partition int32)
+}
+
+// PartitionedSubscriber is a message.Subscriber whose topic is shared by a
+// group of consumers, partition by partition, and which leaves committing
+// to its user: it commits only what Commit is given, never on Ack. Each
+// message carries its partition and offset ([MessagePartition]) and the
+// partition's high-water mark ([MessageHighWaterMark]). Messages of one
+// partition are delivered one at a time, in order: the next one after the
+// previous one is acknowledged. [KafkaSubscriber] implements it.
+type PartitionedSubscriber interface {
+	message.Subscriber
+	// SetPartitionHandler sets the handler told of assignments and
+	// revocations. It must be called before Subscribe.
+	SetPartitionHandler(h PartitionHandler)
+	// Commit records for the consumer group that partition's messages
+	// before offset are done with. It returns an error wrapping
+	// ErrNotAssigned when the partition is no longer held.
+	Commit(topic string, partition int32, offset int64) error
+}
+
+// ErrNotAssigned is returned by [KafkaSubscriber.Commit] for a partition
+// the subscriber does not hold (any more).
+var ErrNotAssigned = errors.New("pipeline: partition not assigned")
+
+type partitionCtxKey struct{}
+
+type partitionInfo struct {
+	partition int32
+	offset    int64
+	hwm       int64
+}
+
+// MessagePartition returns the partition and offset a message was read
+// from: what [KafkaSubscriber] and watermill-kafka's subscriber put in its
+// context. ok is false for messages of other Pub/Subs.
+func MessagePartition(msg *message.Message) (partition int32, offset int64, ok bool) {
+	ctx := msg.Context()
+	if pi, found := ctx.Value(partitionCtxKey{}).(partitionInfo); found {
+		return pi.partition, pi.offset, true
+	}
+	partition, ok = kafka.MessagePartitionFromCtx(ctx)
+	if !ok {
+		return 0, 0, false
+	}
+	offset, ok = kafka.MessagePartitionOffsetFromCtx(ctx)
+	return partition, offset, ok
+}
+
+// MessageHighWaterMark returns the high-water mark of the message's
+// partition when it was read (the offset the next record produced to it
+// will get): the partition has nothing more to read once offset+1 reaches
+// it. ok is false for messages not read by a [KafkaSubscriber].
+func MessageHighWaterMark(msg *message.Message) (hwm int64, ok bool) {
+	pi, ok := msg.Context().Value(partitionCtxKey{}).(partitionInfo)
+	return pi.hwm, ok
+}
+
+// KafkaSubscriber is a [PartitionedSubscriber] on a Sarama consumer group
+// (cooperative-sticky rebalancing). watermill-kafka's subscriber commits
+// every acknowledged message and cannot start a partition anywhere but at
+// the group's committed offset, nor tell its user that a partition is
+// going; state checkpointed with its offset needs all three, so the
+// processor's Kafka input is this one. It converts records with
+// watermill-kafka's DefaultMarshaler (the UUID and metadata travel as
+// headers), so it reads what watermill-kafka's publisher writes.
+//
+// Subscribe may be called once (one topic). Close stops delivery, calls
+// PartitionRevoked for every partition held, and leaves the group; it
+// waits at most CloseTimeout for the partitions' handlers. It is safe for
+// concurrent use.
+type KafkaSubscriber struct {
+	cfg    KafkaConfig
+	sc     *sarama.Config
+	logger watermill.LoggerAdapter
+
+	mu      sync.Mutex
+	handler PartitionHandler
+	group   sarama.ConsumerGroup
+	claims  map[int32]sarama.ConsumerGroupSession // held partitions
+	closed  bool
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the consume loop has returned
+}
+
+// NewKafkaSubscriber returns a subscriber for cfg's consumer group, tuned
+// for the processor: large fetches, the oldest record for a partition the
+// group has no offset for (FromNewest: the newest), cooperative-sticky
+// rebalancing, and no automatic commits.
+func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*KafkaSubscriber, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	sc := sarama.NewConfig()
+	sc.ClientID = cfg.ClientID
+	sc.Version = sarama.V3_6_0_0
+	sc.Consumer.Return.Errors = true
+	sc.Consumer.Fetch.Default = 4 << 20
+	sc.Consumer.Fetch.Max = 16 << 20
+	sc.Consumer.MaxWaitTime = 50 * time.Millisecond
+	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
+	if cfg.FromNewest {
+		sc.Consumer.Offsets.Initial = sarama.OffsetNewest
+	}
+	// Offsets are committed by Commit alone: an offset the group holds is
+	// one whose effects are durable (see the package doc).
+	sc.Consumer.Offsets.AutoCommit.Enable = false
+	// Cooperative rebalancing: when a processor joins or leaves the group,
+	// the others keep consuming the partitions that do not move.
+	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
+	sc.Consumer.Group.InstanceId = cfg.InstanceID
+	sc.ChannelBufferSize = 1024
+	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
+	return &KafkaSubscriber{cfg: cfg, sc: sc, logger: logger, claims: map[int32]sarama.ConsumerGroupSession{}}, nil
+}
+
+// SetPartitionHandler implements [PartitionedSubscriber].
+func (s *KafkaSubscriber) SetPartitionHandler(h PartitionHandler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handler = h
+}
+
+// Subscribe joins the consumer group on topic and returns the channel of
+// its messages. The channel is closed when ctx ends or Close is called.
+func (s *KafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil, errors.New("pipeline: kafka subscriber closed")
+	case s.group != nil:
+		return nil, errors.New("pipeline: kafka subscriber: Subscribe called twice")
+	}
+	group, err := sarama.NewConsumerGroup(s.cfg.Brokers, s.cfg.ConsumerGroup, s.sc)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: joining consumer group %s: %w", s.cfg.ConsumerGroup, err)
+	}
+	s.group = group
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	out := make(chan *message.Message)
+	h := &groupHandler{s: s, topic: topic, out: out, ctx: ctx}
+	go func() {
+		defer close(s.done)
+		defer close(out)
+		go func() {
+			for err := range group.Errors() {
+				s.logger.Error("kafka subscriber", err, watermill.LogFields{"topic": topic})
+			}
+		}()
+		for ctx.Err() == nil {
+			err := group.Consume(ctx, []string{topic}, h)
+			switch {
+			case ctx.Err() != nil, errors.Is(err, sarama.ErrClosedConsumerGroup):
+				return
+			case err != nil:
+				s.logger.Error("kafka subscriber: consume", err, watermill.LogFields{"topic": topic})
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Commit implements [PartitionedSubscriber]: it marks offset for the
+// partition and commits synchronously.
+func (s *KafkaSubscriber) Commit(topic string, partition int32, offset int64) error {
+	s.mu.Lock()
+	sess, ok := s.claims[partition]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s/%d", ErrNotAssigned, topic, partition)
+	}
+	// Sarama's MarkOffset only moves forward and ResetOffset only back; a
+	// restored checkpoint may lie behind what an earlier run committed,
+	// and the group must say where the state is.
+	sess.MarkOffset(topic, partition, offset, "")
+	sess.ResetOffset(topic, partition, offset, "")
+	sess.Commit()
+	return nil
+}
+
+// Close leaves the group (revoking every partition held first) and waits
+// for the consume loop, at most CloseTimeout.
+func (s *KafkaSubscriber) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	group, cancel, done := s.group, s.cancel, s.done
+	s.mu.Unlock()
+	if group == nil {
+		return nil
+	}
+	cancel()
+	err := group.Close()
+	select {
+	case <-done:
+	case <-time.After(s.closeTimeout()):
+		return errors.Join(err, errors.New("pipeline: kafka subscriber: close timed out"))
+	}
+	return err
+}
+
+func (s *KafkaSubscriber) closeTimeout() time.Duration { return s.sc.Consumer.Group.Rebalance.Timeout }
+
+// groupHandler is the sarama.ConsumerGroupHandler behind Subscribe.
+type groupHandler struct {
+	s     *KafkaSubscriber
+	topic string
+	out   chan *message.Message
+	ctx   context.Context // the subscription's
+}
+
+func (h *groupHandler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (h *groupHandler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim delivers one partition's messages one at a time, each after
+// the previous one was acknowledged, resending a nacked one.
+func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	s, partition := h.s, claim.Partition()
+	s.mu.Lock()
+	s.claims[partition] = sess
+	handler := s.handler
+	s.mu.Unlock()
+	fields := watermill.LogFields{"topic": h.topic, "partition": partition}
+	from := int64(-1)
+	if handler != nil {
+		var err error
+		if from, err = handler.PartitionAssigned(sess.Context(), h.topic, partition); err != nil {
+			s.mu.Lock()
+			delete(s.claims, partition)
+			s.mu.Unlock()
+			s.logger.Error("kafka subscriber: partition not taken", err, fields)
+			return err
+		}
+		if from >= 0 && from < claim.InitialOffset() {
+			// The group committed past the checkpoint: the events in
+			// between were applied by a run whose state was not saved.
+			s.logger.Error("kafka subscriber: checkpoint behind the committed offset",
+				fmt.Errorf("checkpoint at %d, group at %d: %d messages not re-applied", from, claim.InitialOffset(), claim.InitialOffset()-from), fields)
+		}
+	}
+	defer func() {
+		if handler != nil {
+			handler.PartitionRevoked(context.WithoutCancel(sess.Context()), h.topic, partition)
+		}
+		s.mu.Lock()
+		if s.claims[partition] == sess {
+			delete(s.claims, partition)
+		}
+		s.mu.Unlock()
+	}()
+	for {
+		var rec *sarama.ConsumerMessage
+		select {
+		case r, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			rec = r
+		case <-h.ctx.Done():
+			return nil
+		}
+		if rec.Offset < from {
+			continue
+		}
+		if !h.deliver(sess, claim, rec, fields) {
+			return nil
+		}
+	}
+}
+
+// deliver hands one record on and waits for its Ack, resending on Nack.
+// It reports false when delivery must stop (the claim or subscription
+// ended).
+func (h *groupHandler) deliver(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, rec *sarama.ConsumerMessage, fields watermill.LogFields) bool {
+	pi := partitionInfo{partition: rec.Partition, offset: rec.Offset, hwm: claim.HighWaterMarkOffset()}
+	for {
+		msg, err := kafka.DefaultMarshaler{}.Unmarshal(rec)
+		if err != nil {
+			// A record that is not a Watermill message: its bytes are the
+			// payload, so that the processor counts and dead-letters it.
+			msg = message.NewMessage(watermill.NewUUID(), rec.Value)
+		}
+		ctx, cancel := context.WithCancel(context.WithValue(h.ctx, partitionCtxKey{}, pi))
+		msg.SetContext(ctx)
+		select {
+		case h.out <- msg:
+		case <-sess.Context().Done():
+			cancel()
+			return false
+		case <-h.ctx.Done():
+			cancel()
+			return false
+		}
+		select {
+		case <-msg.Acked():
+			cancel()
+			return true
+		case <-msg.Nacked():
+			cancel()
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-sess.Context().Done():
+				return false
+			case <-h.ctx.Done():
+				return false
+			}
+		case <-sess.Context().Done():
+			cancel()
+			return false
+		case <-h.ctx.Done():
+			cancel()
+			return false
+		}
+	}
+}

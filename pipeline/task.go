@@ -1,0 +1,531 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/aggregate"
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/sink"
+	"github.com/rdr-go/rdr/window"
+)
+
+// taskWindows are a task's tumbling event-time windows.
+type taskWindows = window.Windows[struct{}, rdr.Event, *aggregate.Set]
+
+// task is the state of one partition, as in Kafka Streams: its windows
+// and their aggregates, its detection engine, its watermark and the offset
+// of the next message to apply. Tasks apply in parallel; one task applies
+// one message at a time (t.mu), and emits what each produced in the order
+// it was produced (its turnstile), outside t.mu, so that the next message
+// applies while the previous one's results are written.
+//
+// A task of the input topic holds windows and runs the rules grouped by
+// the input's key (userId); with a repartition topic, it also forwards to
+// it the events that the other rules need, keyed by their group-by value.
+// A task of the repartition topic runs those rules (one engine per
+// group-by field) and holds no windows.
+type task struct {
+	p         *Processor
+	topic     string
+	partition int32
+	name      string // "topic/partition": the source in partials and views
+
+	mu        sync.Mutex                 // guards the fields below
+	windows   *taskWindows               // input tasks
+	engine    *anomaly.Engine            // input tasks: the rules grouped by the input key (all, without repartition)
+	rekey     []rekeyRoute               // input tasks: the events the repartition topic gets
+	byField   map[string]*anomaly.Engine // repartition tasks: the re-keyed rules, by group-by field
+	seen      map[int32]sourcePos        // repartition tasks: the last record applied per source partition
+	newest    time.Time                  // the newest event time applied: the watermark's base
+	next      int64                      // offset of the next message to apply; -1: none applied
+	open      map[string]struct{}
+	turns     uint64       // turns handed out
+	caughtUp  bool         // the last message read reached the partition's end
+	saved     int64        // offset of the latest checkpoint saved; -1: none
+	lastInput atomic.Int64 // wall-clock Unix ns of the latest message
+	wm        atomic.Int64 // the windows' watermark, Unix ns; 0: none yet
+
+	order turnstile
+}
+
+// rekeyRoute sends to the repartition topic, keyed by field, the events
+// that pass one of the filters of the rules grouped by field.
+type rekeyRoute struct {
+	field   anomaly.Field
+	name    string // field.String()
+	filters []anomaly.Filter
+}
+
+// sourcePos is a repartition record's place in its source partition.
+type sourcePos struct{ offset, item int64 }
+
+func (a sourcePos) after(b sourcePos) bool {
+	return a.offset > b.offset || a.offset == b.offset && a.item > b.item
+}
+
+// repartitioned reports whether topic is the repartition topic.
+func (p *Processor) repartitioned(topic string) bool {
+	return p.cfg.RepartitionTopic != "" && topic == p.cfg.RepartitionTopic
+}
+
+func (p *Processor) newTask(topic string, partition int32) (*task, error) {
+	rules, err := p.cfg.rules()
+	if err != nil {
+		return nil, fmt.Errorf("invalid config: Rules: %w", err)
+	}
+	t := &task{
+		p: p, topic: topic, partition: partition, name: topic + "/" + strconv.Itoa(int(partition)),
+		next: -1, saved: -1, caughtUp: true, open: map[string]struct{}{},
+	}
+	newEngine := func(rules []anomaly.Rule) (*anomaly.Engine, error) {
+		e, err := anomaly.NewEngine(rules, anomaly.Config{Clock: p.cfg.Clock})
+		if err != nil {
+			return nil, fmt.Errorf("invalid config: Rules: %w", err)
+		}
+		return e, nil
+	}
+	local, rekeyed := rules, map[string][]anomaly.Rule{}
+	if p.cfg.RepartitionTopic != "" {
+		local = nil
+		for _, r := range rules {
+			if r.GroupBy == anomaly.FieldUserID {
+				local = append(local, r)
+			} else {
+				rekeyed[r.GroupBy.String()] = append(rekeyed[r.GroupBy.String()], r)
+			}
+		}
+	}
+	if p.repartitioned(topic) {
+		t.byField, t.seen = map[string]*anomaly.Engine{}, map[int32]sourcePos{}
+		for field, rs := range rekeyed {
+			if t.byField[field], err = newEngine(rs); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		setCfg := p.setCfg
+		t.windows, err = window.New[struct{}](window.Config[rdr.Event, *aggregate.Set]{
+			Assigner:        window.Tumbling(p.cfg.Window),
+			AllowedLateness: p.cfg.AllowedLateness,
+			Init: func() *aggregate.Set {
+				s, _ := aggregate.NewSet(setCfg) // setCfg was validated by NewSeries
+				return s
+			},
+			Add: func(s **aggregate.Set, ev rdr.Event) { (*s).Add(ev) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("invalid config: %w", err)
+		}
+		if t.engine, err = newEngine(local); err != nil {
+			return nil, err
+		}
+		for _, field := range slices.Sorted(maps.Keys(rekeyed)) {
+			route := rekeyRoute{field: rekeyed[field][0].GroupBy, name: field}
+			for _, r := range rekeyed[field] {
+				route.filters = append(route.filters, r.Filter)
+			}
+			t.rekey = append(t.rekey, route)
+		}
+	}
+	t.order.cond.L = &t.order.mu
+	t.lastInput.Store(p.cfg.Clock.Now().UnixNano())
+	return t, nil
+}
+
+// apply decodes and applies one input message and returns what it
+// produced. t.mu must be held.
+func (t *task) apply(msg *message.Message, out *outputs) {
+	p := t.p
+	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) } // made once: the engine keeps it
+	newest := t.newest
+	item := -1
+	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
+		item++
+		if err != nil {
+			p.stats.invalid.Add(1)
+			out.dlq = append(out.dlq, p.deadLetter(msg, item, err))
+			continue
+		}
+		if ev.Time.After(newest) {
+			newest = ev.Time
+		}
+		status, werr := t.windows.Add(struct{}{}, ev.Time, ev)
+		switch {
+		case werr != nil:
+			p.stats.invalid.Add(1)
+			out.dlq = append(out.dlq, p.deadLetter(msg, item, &rdr.ItemError{Err: werr, Raw: rdr.AppendJSON(nil, ev)}))
+			continue
+		case status == window.StatusLate:
+			p.stats.late.Add(1)
+			out.late = append(out.late, p.lateMessage(msg, item, ev))
+			continue
+		}
+		p.stats.events.Add(1)
+		t.engine.Process(ev, collectAlert)
+		t.forward(msg, item, &ev, out)
+		p.sample(out, t.windows.Watermark(), ev)
+	}
+	// The watermark is read only after the whole message, so observing
+	// its newest event once is the same as observing each.
+	t.newest = newest
+	t.advance(out)
+}
+
+// forward adds to out the repartition records of ev: one per re-keyed
+// group-by field whose rules' filters ev passes, keyed by its value.
+func (t *task) forward(in *message.Message, item int, ev *rdr.Event, out *outputs) {
+	for _, route := range t.rekey {
+		if !slices.ContainsFunc(route.filters, func(f anomaly.Filter) bool { return f.Match(ev) }) {
+			continue
+		}
+		key, ok := route.field.Value(*ev)
+		if !ok {
+			continue // the rules skip it too
+		}
+		out.rekeyed = append(out.rekeyed, t.p.rekeyMessage(in, item, route.name, key, ev))
+	}
+}
+
+// applyRekeyed applies one repartition record: an event for the rules
+// grouped by the record's field. A record applied before (the source
+// partition replayed after a crash) is read past. t.mu must be held.
+func (t *task) applyRekeyed(msg *message.Message, out *outputs) {
+	p := t.p
+	md := msg.Metadata
+	engine := t.byField[md.Get(MetaGroupBy)]
+	src, err1 := strconv.ParseInt(md.Get(MetaPartition), 10, 32)
+	off, err2 := strconv.ParseInt(md.Get(MetaOffset), 10, 64)
+	item, err3 := strconv.ParseInt(md.Get(MetaItem), 10, 64)
+	if engine == nil || err1 != nil || err2 != nil || err3 != nil {
+		p.stats.invalid.Add(1)
+		out.dlq = append(out.dlq, p.deadLetter(msg, 0, fmt.Errorf("pipeline: not a repartition record of this processor's rules (group by %q, source %s/%s/%s)",
+			md.Get(MetaGroupBy), md.Get(MetaPartition), md.Get(MetaOffset), md.Get(MetaItem))))
+		return
+	}
+	pos := sourcePos{off, item}
+	if last, ok := t.seen[int32(src)]; ok && !pos.after(last) {
+		return
+	}
+	t.seen[int32(src)] = pos
+	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) }
+	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
+		if err != nil { // not from a processor: its events were valid
+			p.stats.invalid.Add(1)
+			out.dlq = append(out.dlq, p.deadLetter(msg, 0, err))
+			continue
+		}
+		if ev.Time.After(t.newest) {
+			t.newest = ev.Time
+		}
+		engine.Process(ev, collectAlert)
+	}
+	t.advance(out)
+}
+
+// watermark is the task's bounded-out-of-orderness watermark: the newest
+// event time minus OutOfOrderness minus 1 ms.
+func (t *task) watermark() time.Time {
+	if t.newest.IsZero() {
+		return time.Time{}
+	}
+	return t.newest.Add(-t.p.cfg.OutOfOrderness - time.Millisecond)
+}
+
+// advance fires what the watermark allows. t.mu must be held.
+func (t *task) advance(out *outputs) {
+	if wm := t.watermark(); !wm.IsZero() {
+		t.advanceTo(out, wm)
+	}
+}
+
+// advanceTo fires what watermark wm allows. t.mu must be held.
+func (t *task) advanceTo(out *outputs, wm time.Time) {
+	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) }
+	if t.windows == nil { // a repartition task
+		if cur := t.wm.Load(); cur != 0 && wm.UnixNano() <= cur {
+			return
+		}
+		for _, field := range slices.Sorted(maps.Keys(t.byField)) {
+			t.byField[field].Advance(wm, collectAlert)
+		}
+		t.wm.Store(wm.UnixNano())
+		return
+	}
+	if wm.Before(t.windows.Watermark()) {
+		return
+	}
+	t.windows.Advance(wm, func(r window.Result[struct{}, *aggregate.Set]) { t.collectWindow(out, r) })
+	t.engine.Advance(wm, collectAlert)
+	t.wm.Store(t.windows.Watermark().UnixNano())
+}
+
+// storeWatermark publishes the task's watermark after a restore. t.mu
+// must be held.
+func (t *task) storeWatermark() {
+	wm := t.watermark()
+	if t.windows != nil {
+		wm = t.windows.Watermark()
+	}
+	if !wm.IsZero() {
+		t.wm.Store(wm.UnixNano())
+	}
+}
+
+// flushWindows fires every open window (at a graceful stop). t.mu must be
+// held.
+func (t *task) flushWindows(out *outputs) {
+	if t.windows != nil {
+		t.windows.Flush(func(r window.Result[struct{}, *aggregate.Set]) { t.collectWindow(out, r) })
+	}
+}
+
+func (t *task) collectWindow(out *outputs, r window.Result[struct{}, *aggregate.Set]) {
+	p := t.p
+	m := r.State.Metrics()
+	m.From, m.To = r.Window.Start, r.Window.End
+	m.EventsPerSecond = float64(m.TotalEvents) / r.Window.End.Sub(r.Window.Start).Seconds()
+	out.windows = append(out.windows, sink.WindowResult{Start: r.Window.Start, End: r.Window.End, Update: r.Update, Partition: t.name, Metrics: m})
+	// The window's state is read here, under t.mu: after an update it
+	// goes on changing.
+	p.live.put(t, r.Window.Start, r.State, r.Update)
+	if p.cfg.PartialsTopic != "" && p.cfg.Publisher != nil {
+		if b, err := r.State.MarshalBinary(); err != nil {
+			p.sinkError(err, "partial")
+		} else {
+			msg := message.NewMessage(t.name+"@"+r.Window.Start.Format(time.RFC3339Nano), b)
+			msg.Metadata.Set(MetaSource, t.name)
+			msg.Metadata.Set(MetaWindowStart, r.Window.Start.Format(time.RFC3339Nano))
+			msg.Metadata.Set(MetaPartitionKey, t.name)
+			out.partials = append(out.partials, msg)
+		}
+	}
+	if r.Update {
+		p.stats.updates.Add(1)
+	} else {
+		p.stats.windows.Add(1)
+	}
+}
+
+func (t *task) collectAlert(out *outputs, a anomaly.Alert) {
+	p := t.p
+	switch a.Status {
+	case anomaly.StatusFiring:
+		if _, ok := t.open[a.ID]; !ok {
+			t.open[a.ID] = struct{}{}
+			p.stats.alertsFired.Add(1)
+			p.stats.open.Add(1)
+		}
+	case anomaly.StatusResolved:
+		if _, ok := t.open[a.ID]; ok {
+			delete(t.open, a.ID)
+			p.stats.open.Add(-1)
+		}
+		p.stats.alertsResolved.Add(1)
+	}
+	out.alerts = append(out.alerts, a)
+}
+
+// takeTurn returns the turn of the outputs collected now. t.mu must be
+// held.
+func (t *task) takeTurn() uint64 {
+	t.turns++
+	return t.turns - 1
+}
+
+// turnstile lets a task's emits through in the order of their turns.
+type turnstile struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	next uint64 // the turn allowed through now
+}
+
+// wait blocks until turn may go.
+func (o *turnstile) wait(turn uint64) {
+	o.mu.Lock()
+	for o.next != turn {
+		o.cond.Wait()
+	}
+	o.mu.Unlock()
+}
+
+// done lets the turn after the current one through.
+func (o *turnstile) done() {
+	o.mu.Lock()
+	o.next++
+	o.cond.Broadcast()
+	o.mu.Unlock()
+}
+
+// The task state format, version 2: "RDRT" 2, the next offset (zig-zag
+// varint), the newest event time (varint Unix ns, 0 for none), then
+// uvarint-prefixed parts: for an input task the windows' state and the
+// engine's; for a repartition task the count of source partitions, each
+// as three varints (partition, offset, item), then the count of engines,
+// each as its field name and its state.
+var taskMagic = []byte("RDRT\x02")
+
+// ErrInvalidCheckpoint wraps errors restoring a checkpoint that was not
+// written by this version of the processor, or is damaged.
+var ErrInvalidCheckpoint = errors.New("pipeline: invalid checkpoint")
+
+func appendPart(b, part []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(part))), part...)
+}
+
+// snapshot encodes the task's state. t.mu must be held.
+func (t *task) snapshot() ([]byte, error) {
+	b := append([]byte(nil), taskMagic...)
+	b = binary.AppendVarint(b, t.next)
+	var newest int64
+	if !t.newest.IsZero() {
+		newest = t.newest.UnixNano()
+	}
+	b = binary.AppendVarint(b, newest)
+	if t.windows == nil {
+		srcs := slices.Sorted(maps.Keys(t.seen))
+		b = binary.AppendUvarint(b, uint64(len(srcs)))
+		for _, src := range srcs {
+			pos := t.seen[src]
+			b = binary.AppendVarint(binary.AppendVarint(binary.AppendVarint(b, int64(src)), pos.offset), pos.item)
+		}
+		fields := slices.Sorted(maps.Keys(t.byField))
+		b = binary.AppendUvarint(b, uint64(len(fields)))
+		for _, field := range fields {
+			es, err := t.byField[field].AppendState(nil)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: task %s: detection state of %s: %w", t.name, field, err)
+			}
+			b = appendPart(appendPart(b, []byte(field)), es)
+		}
+		return b, nil
+	}
+	ws, err := t.windows.AppendState(nil, func(b []byte, _ struct{}, s *aggregate.Set) ([]byte, error) { return s.AppendState(b) })
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: task %s: windows: %w", t.name, err)
+	}
+	es, err := t.engine.AppendState(nil)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: task %s: detection state: %w", t.name, err)
+	}
+	return appendPart(appendPart(b, ws), es), nil
+}
+
+// stateReader reads a task state, failing once.
+type stateReader struct {
+	b   []byte
+	err error
+}
+
+func (r *stateReader) varint(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = fmt.Errorf("bad %s", what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *stateReader) count(what string) int {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > uint64(len(r.b)) { // every item takes a byte at least
+		r.err = fmt.Errorf("bad %s", what)
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
+}
+
+func (r *stateReader) part(what string) []byte {
+	l := r.count(what + " length")
+	if r.err != nil {
+		return nil
+	}
+	if l > len(r.b) {
+		r.err = fmt.Errorf("%s longer than the state", what)
+		return nil
+	}
+	p := r.b[:l]
+	r.b = r.b[l:]
+	return p
+}
+
+// restore replaces the task's state with a snapshot. On error the task
+// is left as it was.
+func (t *task) restore(state []byte) error {
+	fail := func(err error) error {
+		return fmt.Errorf("%w: task %s: %w", ErrInvalidCheckpoint, t.name, err)
+	}
+	if len(state) < len(taskMagic) || string(state[:len(taskMagic)]) != string(taskMagic) {
+		return fail(errors.New("not a task state of this version"))
+	}
+	r := &stateReader{b: state[len(taskMagic):]}
+	next := r.varint("offset")
+	newest := r.varint("event time")
+	fresh, err := t.p.newTask(t.topic, t.partition)
+	if err != nil {
+		return err
+	}
+	if t.windows == nil {
+		for range r.count("source count") {
+			src, off, item := r.varint("source partition"), r.varint("source offset"), r.varint("source item")
+			fresh.seen[int32(src)] = sourcePos{off, item}
+		}
+		for range r.count("engine count") {
+			field, es := string(r.part("field")), r.part("engine")
+			if r.err != nil {
+				break
+			}
+			// A field no rule groups by any more: its state is dropped.
+			if e := fresh.byField[field]; e != nil {
+				if err := e.RestoreState(es); err != nil {
+					return fail(fmt.Errorf("detection state of %s: %w", field, err))
+				}
+			}
+		}
+	} else {
+		ws, es := r.part("windows"), r.part("engine")
+		if r.err == nil {
+			setCfg := t.p.setCfg
+			if err := fresh.windows.RestoreState(ws, func(data []byte) (struct{}, *aggregate.Set, error) {
+				s, _ := aggregate.NewSet(setCfg)
+				return struct{}{}, s, s.RestoreState(data)
+			}); err != nil {
+				return fail(fmt.Errorf("windows: %w", err))
+			}
+			if err := fresh.engine.RestoreState(es); err != nil {
+				return fail(fmt.Errorf("detection state: %w", err))
+			}
+		}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after the end", len(r.b))
+	}
+	if r.err != nil {
+		return fail(r.err)
+	}
+	t.windows, t.engine, t.byField, t.seen, t.next = fresh.windows, fresh.engine, fresh.byField, fresh.seen, next
+	t.newest = time.Time{}
+	if newest != 0 {
+		t.newest = time.Unix(0, newest).UTC()
+	}
+	clear(t.open)
+	return nil
+}
