@@ -180,19 +180,26 @@ func appendAlertStates(b []byte, r *ruleRT, scratch *[]byte) ([]byte, error) {
 //   - a rule's detector gets the state saved for it if the detector
 //     implements [Snapshotter] and is of the kind that saved it: for the
 //     built-in detectors, the same type with the same config where the
-//     state depends on it (a Count's window, a Distinct's field, window and
-//     MaxValues, …; not thresholds). Otherwise, as for a rule the state
+//     state depends on it (a Count's window; a Distinct's field, window and
+//     MaxValues; a Sequence's Count and window; an Absence's window; a
+//     FirstSeen's field, history and MaxValues; a Spike's interval and
+//     history; a Risk's half-life; but not thresholds or filters), for
+//     other detectors the same Go type. Otherwise, as for a rule the state
 //     does not have, the detector keeps its state: it starts empty in a
 //     fresh Engine.
 //
 // The gauges of [Engine.Stats] (Firing, Keys) follow the restored state;
-// the counters go on from where this Engine's were.
+// the counters go on from where this Engine's were. Times restored into
+// alerts and their events are in UTC.
 //
 // Restoring is all or nothing. Input that is not such state — truncated,
 // altered (the state carries a checksum), of an unknown version, or with a
 // detector state its detector refuses — gets an error wrapping
 // [ErrInvalidState] that says what is wrong and where, and the engine is
-// left as it was. RestoreState never panics, and does not retain data.
+// left as it was. RestoreState never panics, and does not retain data. It
+// checks every count against the bytes left before allocating for it, so
+// what it allocates is bounded by len(data) times a detector's largest
+// per-key state (for a Sequence, Count times 8 bytes).
 func (e *Engine) RestoreState(data []byte) error {
 	st, err := e.readState(data)
 	if err != nil {
@@ -225,7 +232,7 @@ func (e *Engine) RestoreState(data []byte) error {
 		}
 		undos = append(undos, undo{r.snap, backup})
 		if err := r.snap.RestoreState(blob); err != nil {
-			return rollback(withinState(fmt.Sprintf("rule %q: detector", r.Name), err))
+			return rollback(withinState(fmt.Sprintf("rule %q: detector (its state starts at byte %d)", r.Name, st.rules[i].detectorAt), err))
 		}
 	}
 	e.now, e.nextTick, e.futureLimit = st.now, st.nextTick, 0
@@ -259,8 +266,9 @@ type engineState struct {
 }
 
 type ruleState struct {
-	alerts   map[string]*alertState // nil: none
-	detector []byte                 // the detector's state, nil if it keeps its own
+	alerts     map[string]*alertState // nil: none
+	detector   []byte                 // the detector's state, nil if it keeps its own
+	detectorAt int                    // where it starts in the engine's state
 }
 
 // readState decodes and checks data, for the engine's rules, without
@@ -321,7 +329,7 @@ func (e *Engine) readState(data []byte) (*engineState, error) {
 		rs := &st.rules[idx]
 		rs.alerts = alerts
 		if er := e.rules[idx]; kind != "" && er.snap != nil && er.kind == kind {
-			rs.detector = det
+			rs.detector, rs.detectorAt = det, at+uvarintLen(uint64(len(det)))
 		}
 	}
 	r.end()

@@ -1,7 +1,10 @@
 package anomaly_test
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -64,6 +67,49 @@ func (d *LargeTransfer) Len() int { return d.keys.Len() }
 
 func (d *LargeTransfer) Describe(det anomaly.Detection) string {
 	return fmt.Sprintf("%.0f bytes in %v", det.Value, d.window)
+}
+
+// AppendState and RestoreState let an Engine save and restore the
+// detector's state with its own (anomaly.Snapshotter): a version byte and
+// the window, then the Table, each key with its window's start and total.
+func (d *LargeTransfer) AppendState(b []byte) ([]byte, error) {
+	b = append(b, 1) // the version
+	b = binary.AppendVarint(b, int64(d.window))
+	return d.keys.AppendState(b, func(b []byte, st *transferState) []byte {
+		b = binary.AppendVarint(b, st.start.UnixNano())
+		return binary.LittleEndian.AppendUint64(b, math.Float64bits(st.total))
+	}), nil
+}
+
+func (d *LargeTransfer) RestoreState(data []byte) error {
+	err := d.restore(data)
+	if err != nil {
+		d.keys = anomaly.NewTable[transferState](d.window) // empty, as Snapshotter wants
+	}
+	return err
+}
+
+func (d *LargeTransfer) restore(data []byte) error {
+	if len(data) == 0 || data[0] != 1 {
+		return fmt.Errorf("%w: large transfer: not version 1", anomaly.ErrInvalidState)
+	}
+	window, n := binary.Varint(data[1:])
+	if n <= 0 || time.Duration(window) != d.window {
+		return fmt.Errorf("%w: large transfer: saved with another window", anomaly.ErrInvalidState)
+	}
+	rest, err := d.keys.RestoreState(data[1+n:], func(data []byte, st *transferState) (int, error) {
+		start, n := binary.Varint(data)
+		if n <= 0 || len(data) < n+8 {
+			return 0, errors.New("truncated")
+		}
+		st.start = time.Unix(0, start).UTC()
+		st.total = math.Float64frombits(binary.LittleEndian.Uint64(data[n:]))
+		return n + 8, nil
+	})
+	if err == nil && len(rest) > 0 {
+		err = fmt.Errorf("%w: large transfer: %d bytes after the end", anomaly.ErrInvalidState, len(rest))
+	}
+	return err
 }
 
 func transfer(at time.Time, user string, bytes int) rdr.Event {

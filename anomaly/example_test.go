@@ -285,3 +285,38 @@ func ExampleAlert_MarshalJSON() {
 	//   ]
 	// }
 }
+
+// An engine saved between two failed logins, restored into a new one after
+// a restart: the new engine counts on from the saved failures, and its
+// alert resolves with the same ID it fired with.
+func ExampleEngine_RestoreState() {
+	newEngine := func() *anomaly.Engine {
+		eng, err := anomaly.NewEngine(anomaly.DefaultRules(), anomaly.Config{MaxFuture: -1})
+		if err != nil {
+			panic(err)
+		}
+		return eng
+	}
+	emit := func(a anomaly.Alert) { fmt.Println(a.Status, a.Rule, a.Key, a.ID, "count", a.Count) }
+	eng := newEngine()
+	for i := range 5 {
+		eng.Process(ev(time.Duration(i)*time.Second, "login_failed", "alice"), emit)
+	}
+	state, err := eng.AppendState(nil) // kept with the input's offset
+	if err != nil {
+		panic(err)
+	}
+
+	// After a restart: a new engine, the saved state, the input after it.
+	eng = newEngine()
+	if err := eng.RestoreState(state); err != nil {
+		panic(err)
+	}
+	fmt.Println(eng.Stats().Firing, "alert firing")
+	eng.Process(ev(5*time.Second, "login_failed", "alice"), emit)
+	eng.Advance(start.Add(time.Hour), emit)
+	// Output:
+	// firing failed-login-burst alice d025bb888093a52c count 1
+	// 1 alert firing
+	// resolved failed-login-burst alice d025bb888093a52c count 2
+}

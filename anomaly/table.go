@@ -21,9 +21,10 @@ import (
 //
 // The Table does not keep the key strings: it keys its map by a 64-bit hash
 // of them, seeded with a random 64-bit seed per Table, so inputs cannot be
-// crafted to collide. (The hash is wyhash, with the seed mixed into every
-// step; unlike hash/maphash its seed is a number, saved and restored with
-// the table, and it gives the same hash on every platform.) Nothing from
+// crafted to collide. (The hash is wyhash, with secrets derived from the
+// seed in place of its constants; unlike hash/maphash its seed is a
+// number, saved and restored with the table, and it gives the same hash on
+// every platform and with every Go version.) Nothing from
 // the event is retained, so the key passed to [Detector.Observe] can be used
 // as is, and each key costs 8 bytes rather than its length. Two keys share
 // state only if their hashes collide, with probability about n²/2⁶⁵ for n
@@ -121,9 +122,9 @@ const tableVersion = 1
 
 // AppendState appends the table to b and returns the extended buffer: its
 // seed, TTL and clock, then every key's hash and age, each followed by its
-// state as appendState appends it. Keys come in hash order, so a Table
-// saves to the same bytes whatever its map's order. AppendState does not
-// change the table.
+// state as appendState appends it (appendState must not change it). Keys
+// come in hash order, so a Table saves to the same bytes whatever its
+// map's order. AppendState does not change the table.
 //
 // The format (version 1; integers are minimal unsigned varints, or zigzag
 // varints where they may be negative):
@@ -264,8 +265,8 @@ type hashIndex struct {
 }
 
 // sortByHash returns a sorted by hash. The hashes of a Table are uniform
-// (its seed is secret), so a bucket sort on their top bits, about one key
-// to a bucket, does it in two passes: much faster than a comparison sort
+// (its seed is secret), so a bucket sort on their top bits, a few keys to a
+// bucket, does it in about two passes: much faster than a comparison sort
 // for the million keys a Table may hold. It may reuse a's memory.
 func sortByHash(a []hashIndex) []hashIndex {
 	less := func(x, y hashIndex) int { return cmp.Compare(x.h, y.h) }
@@ -273,8 +274,8 @@ func sortByHash(a []hashIndex) []hashIndex {
 		slices.SortFunc(a, less)
 		return a
 	}
-	shift := 64 - bits.Len(uint(len(a)))
-	start := make([]int, 1<<(64-shift)+1) // start[k]: where bucket k begins
+	shift := 64 - (bits.Len(uint(len(a))) - 2) // about 4 keys a bucket
+	start := make([]int, 1<<(64-shift)+1)      // start[k]: where bucket k begins
 	for _, x := range a {
 		start[x.h>>shift+1]++
 	}

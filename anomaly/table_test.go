@@ -3,6 +3,8 @@ package anomaly_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +85,61 @@ func TestTableRestoreRefuses(t *testing.T) {
 			assert.Zero(t, back.Len(), "a table that refused its state is empty")
 		})
 	}
+}
+
+// A saved table must restore in any later version and on any platform, so
+// a key's hash for a given seed must never change. Keys of every length the
+// hash treats apart.
+func TestTableHashIsStable(t *testing.T) {
+	for _, tt := range []struct {
+		key  string
+		hash uint64
+	}{
+		{"", 0xf51a8e88fec8ec5a},
+		{"a", 0xda6dac373e4d592f},
+		{"ab", 0x692c927a781d5a29},
+		{"abc", 0xe8d398b56154b685},
+		{"abcd", 0xa687c0435ebb1b23},
+		{"abcdefg", 0xc02bbeade52966de},
+		{"abcdefgh", 0xb72d0197bb7a316a},
+		{"abcdefghijklmnop", 0x0ca32ebdeaccbd52},
+		{strings.Repeat("x", 17), 0x8c9e6e55ef903f10},
+		{strings.Repeat("y", 48), 0xd203acfb5e575192},
+		{strings.Repeat("z", 49), 0x7ab54abf709c5e39},
+		{strings.Repeat("w", 100), 0xad1b45c6862d579e},
+	} {
+		state := []byte{1}                                                  // version
+		state = binary.LittleEndian.AppendUint64(state, 0x0123456789abcdef) // seed
+		state = binary.AppendUvarint(state, uint64(time.Minute))            // ttl
+		state = append(state, 0, 0, 1)                                      // not started, generation 0, 1 key
+		state = binary.LittleEndian.AppendUint64(state, tt.hash)
+		state = append(state, 0, 42) // age 0, state 42
+		tab := anomaly.NewTable[uint64](time.Minute)
+		_, err := tab.RestoreState(state, readNumber)
+		require.NoError(t, err)
+		if s := tab.Get(tt.key); assert.NotNil(t, s, "key %q", tt.key) {
+			assert.Equal(t, uint64(42), *s)
+		}
+		assert.Nil(t, tab.Get(tt.key+"!"))
+	}
+}
+
+// Similar keys of every length land on different hashes, and two tables
+// (two seeds) hash them differently.
+func TestTableKeysSpread(t *testing.T) {
+	a, b := anomaly.NewTable[uint64](time.Minute), anomaly.NewTable[uint64](time.Minute)
+	n := 0
+	for l := range 70 {
+		for i := range 2000 {
+			k := fmt.Sprintf("%0*d", l, i)
+			if a.Get(k) == nil {
+				*a.Put(k) = 1
+				*b.Put(k) = 1
+				n++
+			}
+		}
+	}
+	assert.Equal(t, n, a.Len(), "no two keys share a hash")
+	sa, sb := a.AppendState(nil, appendNumber), b.AppendState(nil, appendNumber)
+	assert.NotEqual(t, sa[9:], sb[9:], "another seed, other hashes")
 }
