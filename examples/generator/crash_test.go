@@ -51,6 +51,7 @@ type processProc struct {
 	env  []string
 	logs string
 	cmd  *exec.Cmd
+	done chan struct{} // closed when the current run has exited
 	runs int
 }
 
@@ -63,16 +64,33 @@ func (p *processProc) start() {
 	p.cmd.Env = append(os.Environ(), p.env...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	require.NoError(p.t, p.cmd.Start())
-	go func() { _ = p.cmd.Wait(); log.Close() }()
+	done := make(chan struct{})
+	p.done = done
+	cmd := p.cmd
+	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
+}
+
+// running reports whether the current run has not exited.
+func (p *processProc) running() bool {
+	if p.done == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
 }
 
 func (p *processProc) signal(sig syscall.Signal) {
 	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(sig), "run %d: %v", p.runs, p.cmd.ProcessState)
-	deadline := time.Now().Add(60 * time.Second)
-	for p.cmd.ProcessState == nil {
-		require.True(p.t, time.Now().Before(deadline), "dashboard did not exit on %s", sig)
-		time.Sleep(20 * time.Millisecond)
+	require.True(p.t, p.running(), "run %d of %s exited before %s", p.runs, p.name, sig)
+	require.NoError(p.t, p.cmd.Process.Signal(sig))
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("%s did not exit on %s", p.name, sig)
 	}
 }
 
@@ -143,7 +161,7 @@ func newDeployment(t *testing.T) *deployment {
 	t.Cleanup(func() {
 		_ = syscall.Kill(d.influxPID, syscall.SIGCONT)
 		for _, p := range d.procs {
-			if p.cmd != nil && p.cmd.ProcessState == nil {
+			if p.running() {
 				p.signal(syscall.SIGKILL)
 			}
 			if t.Failed() {
@@ -218,7 +236,7 @@ func (d *deployment) verify(s *sent) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, p := range d.procs {
-		if p.cmd.ProcessState == nil {
+		if p.running() {
 			p.signal(syscall.SIGTERM)
 		}
 	}
