@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/rdr-go/rdr"
@@ -303,7 +304,7 @@ func (t *task) collectWindow(out *outputs, r window.Result[struct{}, *aggregate.
 		if b, err := r.State.MarshalBinary(); err != nil {
 			p.sinkError(err, "partial")
 		} else {
-			msg := message.NewMessage(t.name+"@"+r.Window.Start.Format(time.RFC3339Nano), b)
+			msg := message.NewMessage(watermill.NewUUID(), b) // a view replaces a window: no identity needed
 			msg.Metadata.Set(MetaSource, t.name)
 			msg.Metadata.Set(MetaWindowStart, r.Window.Start.Format(time.RFC3339Nano))
 			msg.Metadata.Set(MetaPartitionKey, t.name)
