@@ -85,6 +85,12 @@ type alertRecorder struct {
 	byRule map[string]int // firing alerts by rule
 }
 
+func (r *alertRecorder) count(rule string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byRule[rule]
+}
+
 func (r *alertRecorder) WriteWindow(context.Context, sink.WindowResult) error { return nil }
 func (r *alertRecorder) Close() error                                         { return nil }
 func (r *alertRecorder) WriteAlert(_ context.Context, a anomaly.Alert) error {

@@ -71,6 +71,15 @@ type Config struct {
 	// [KafkaSubscriber] of the same consumer group. Required with
 	// RepartitionTopic.
 	RepartitionSubscriber message.Subscriber
+	// UnkeyedInput says that the input is not partitioned by userId (not
+	// keyed, or keyed by something else): then every rule, the per-user
+	// ones too, is re-keyed through RepartitionTopic, so a user's events
+	// meet in one task whichever partitions they came in on. Window counts
+	// need no re-keying: partitions add up, and the live view merges
+	// distinct users as sets; but a sink's activeUsers history sums the
+	// partitions' counts, so it counts a user once per partition the user
+	// appeared in. Optional; requires RepartitionTopic.
+	UnkeyedInput bool
 
 	// Decoder decodes the input. Optional; default rdr.NewDecoder with
 	// default limits and Clock.
@@ -239,6 +248,8 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("RepartitionSubscriber needs a RepartitionTopic"))
 	case c.RepartitionTopic != "" && c.RepartitionTopic == c.Topic:
 		errs = append(errs, errors.New("RepartitionTopic must differ from Topic"))
+	case c.UnkeyedInput && c.RepartitionTopic == "":
+		errs = append(errs, errors.New("UnkeyedInput needs a RepartitionTopic"))
 	}
 	for _, d := range []struct {
 		name string

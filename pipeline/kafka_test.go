@@ -289,3 +289,67 @@ func TestKcatAndRdrPartitionUsersAlike(t *testing.T) {
 	}
 	assert.Len(t, used, 6)
 }
+
+// An input not keyed by user (here: a user's failed logins written to
+// three partitions in turn, as a round-robin producer does) still raises
+// the per-user alert with UnkeyedInput: the rule runs behind the
+// repartition topic. Without it, each partition sees two of the six
+// failures and nothing fires.
+func TestUnkeyedInputStillDetectsPerUser(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Skip("kcat is not on PATH (CI installs it: apt-get install kcat)")
+	}
+	for _, unkeyed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("unkeyed=%v", unkeyed), func(t *testing.T) {
+			topic := newTopic(t, brokers, 3)
+			repartition := topic + ".repartition"
+			require.NoError(t, pipeline.CreateTopic(pipeline.KafkaConfig{Brokers: brokers}, repartition, 3))
+			t0 := time.Now().UTC().Add(-30 * time.Second).Truncate(time.Second)
+			for p := range 3 {
+				var lines []string
+				for i := p; i < 6; i += 3 {
+					lines = append(lines, string(rdr.AppendJSON(nil, rdr.Event{Time: t0.Add(time.Duration(i) * time.Second), Type: "login_failed",
+						UserID: "mallory", Severity: rdr.SeverityMedium})))
+				}
+				kcat(t, brokers, topic, strings.Join(lines, "\n")+"\n", "-p", fmt.Sprint(p))
+			}
+			kc := pipeline.KafkaConfig{Brokers: brokers, ConsumerGroup: topic + "-processor"}
+			sub, err := pipeline.NewKafkaSubscriber(kc, nil)
+			require.NoError(t, err)
+			rsub, err := pipeline.NewKafkaSubscriber(kc, nil)
+			require.NoError(t, err)
+			pub, err := pipeline.NewKafkaPublisher(kc, nil)
+			require.NoError(t, err)
+			defer pub.Close()
+			rec := &alertRecorder{byRule: map[string]int{}}
+			proc, err := pipeline.New(pipeline.Config{
+				Subscriber: sub, Topic: topic, Publisher: pub, Sinks: []sink.Sink{rec},
+				RepartitionTopic: repartition, RepartitionSubscriber: rsub, UnkeyedInput: unkeyed,
+				Rules: func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil },
+			})
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() { done <- proc.Run(context.Background()) }()
+			deadline := time.Now().Add(30 * time.Second)
+			for proc.Stats().Events < 6 {
+				require.True(t, time.Now().Before(deadline), "applied %+v", proc.Stats())
+				time.Sleep(10 * time.Millisecond)
+			}
+			if unkeyed { // the repartition task applies them after the input tasks
+				for rec.count("failed-login-burst") == 0 && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+			} else {
+				time.Sleep(time.Second)
+			}
+			require.NoError(t, proc.Close())
+			require.NoError(t, <-done)
+			want := 0
+			if unkeyed {
+				want = 1
+			}
+			assert.Equal(t, want, rec.count("failed-login-burst"))
+		})
+	}
+}

@@ -100,7 +100,7 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 	if p.cfg.RepartitionTopic != "" {
 		local = nil
 		for _, r := range rules {
-			if r.GroupBy == anomaly.FieldUserID {
+			if r.GroupBy == anomaly.FieldUserID && !p.cfg.UnkeyedInput {
 				local = append(local, r)
 			} else {
 				rekeyed[r.GroupBy.String()] = append(rekeyed[r.GroupBy.String()], r)

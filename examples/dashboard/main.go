@@ -53,6 +53,7 @@ type options struct {
 	checkpoints   string
 	instanceID    string
 	repartition   bool
+	unkeyed       bool
 	checkpointInt time.Duration
 	influxURL     string
 	influxToken   string
@@ -115,6 +116,7 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&o.partialsTopic, "partials-topic", env("RDR_PARTIALS_TOPIC", "rdr-partials"), "Kafka topic where processors share window partials for the global view (RDR_PARTIALS_TOPIC)")
 	fs.StringVar(&o.instanceID, "kafka-instance-id", env("RDR_KAFKA_INSTANCE_ID", ""), "static consumer-group membership: a processor restarted with the same id gets its partitions back without a rebalance; one per running processor; empty: dynamic (RDR_KAFKA_INSTANCE_ID)")
 	fs.BoolVar(&o.repartition, "repartition", envBool("RDR_REPARTITION", true), "with Kafka: re-key the rules grouped by another field than userId (password-spraying, by IP) through the topic TOPIC.repartition, so each sees every partition's events (RDR_REPARTITION)")
+	fs.BoolVar(&o.unkeyed, "unkeyed-input", envBool("RDR_UNKEYED_INPUT", false), "with Kafka: the input topic is not keyed by userId, so every rule, the per-user ones too, is re-keyed through TOPIC.repartition (RDR_UNKEYED_INPUT)")
 	fs.StringVar(&o.checkpoints, "checkpoint-topic", env("RDR_CHECKPOINT_TOPIC", pipeline.DefaultCheckpointTopic), "compacted Kafka topic of the processors' checkpoints (state with offsets, so a crash, restart or rebalance resumes exactly); empty: none (RDR_CHECKPOINT_TOPIC)")
 	fs.DurationVar(&o.checkpointInt, "checkpoint-interval", envDur("RDR_CHECKPOINT_INTERVAL", 5*time.Second), "how often each partition's state is checkpointed (RDR_CHECKPOINT_INTERVAL)")
 	fs.StringVar(&o.influxURL, "influx-url", env("RDR_INFLUX_URL", ""), "InfluxDB URL; empty: in-memory history (RDR_INFLUX_URL)")
@@ -325,6 +327,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		Rules:                 rules,
 		RepartitionTopic:      repartitionTopic,
 		RepartitionSubscriber: repartitionSub,
+		UnkeyedInput:          o.unkeyed && repartitionTopic != "",
 		Checkpoints:           checkpoints,
 		CheckpointInterval:    o.checkpointInt,
 		Sinks:                 sinks,
