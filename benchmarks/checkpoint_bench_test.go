@@ -84,7 +84,7 @@ func BenchmarkCheckpointMillionKeys(b *testing.B) {
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(size), "state-bytes")
-	b.ReportMetric(float64(size)/users, "bytes/key")
+	b.ReportMetric(float64(size)/users, "bytes/user")
 	b.ReportMetric(encode.Seconds()/n, "encode-s")
 	b.ReportMetric(save.Seconds()/n, "save-s")
 	b.ReportMetric(load.Seconds()/n, "load-s")
