@@ -14,15 +14,17 @@ import (
 )
 
 // GlobalView combines the window partials that the processors of one
-// consumer group publish (Config.PartialsTopic) into one view: the numbers
-// a single processor would have computed from all partitions. Counts add
-// exactly; distinct users add exactly while below the distinct threshold,
-// because Kafka keys events by userId so each user lives on one processor;
-// top lists merge within the Space-Saving bound.
+// consumer group publish (Config.PartialsTopic), one source per input
+// partition, into one view: the numbers a single processor would have
+// computed from all partitions. Counts add exactly; distinct users add
+// exactly while below the distinct threshold, because Kafka keys events by
+// userId so each user lives on one partition; top lists merge within the
+// Space-Saving bound. A partition that moves to another processor keeps
+// its source name, so its windows replace rather than add up.
 //
 // The subscriber must deliver every partition of the partials topic to
-// every view (for Kafka: KafkaConfig.Ungrouped). A GlobalView is safe for
-// concurrent use.
+// every view (for Kafka: [NewKafkaViewSubscriber]). A GlobalView is safe
+// for concurrent use.
 type GlobalView struct {
 	global *aggregate.Global
 	sub    message.Subscriber
