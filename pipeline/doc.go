@@ -8,7 +8,7 @@
 // consumer group.
 //
 // Any Watermill Pub/Sub works; the Kafka helpers ([NewKafkaSubscriber],
-// [NewKafkaPublisher], [NewKafkaCheckpoints], [CreateTopic],
+// [NewKafkaViewSubscriber], [NewKafkaPublisher], [NewKafkaCheckpoints], [CreateTopic],
 // [CreateCheckpointTopic], [PartitionBatches], [PartitionOf]) configure
 // Sarama for this use. See ExampleNew for a processor in one function.
 //
@@ -25,11 +25,15 @@
 // ([sink.WindowResult].Partition), so whichever processor re-writes
 // partition 3's window writes the same point.
 //
-// Per-user rules see all of a user's events only when the input is keyed
-// by user: producers must partition by userId as Kafka's Java client does
+// Per-user rules see all of a user's events when the input is keyed by
+// user: producers partition by userId as Kafka's Java client does
 // ([PartitionOf], murmur2; kcat: -X partitioner=murmur2_random). Rules
-// grouped by another field (password-spraying, by IP) see, in each task,
-// only that partition's events.
+// grouped by another field (password-spraying, by IP) need
+// Config.RepartitionTopic: input tasks forward the events those rules
+// need, keyed by that field, and tasks of the repartition topic run them,
+// so every value's events meet in one task wherever it runs (without it
+// each task judges them on its own partition's events). For an input not
+// keyed by user, Config.UnkeyedInput sends every rule that way.
 //
 // # Checkpoints and exact recovery
 //
@@ -71,7 +75,11 @@
 // and late topics sees duplicates after a crash. Their message UUIDs are
 // stable (an alert state's "<id>-<status>-<count>", a dead letter's or late
 // event's "TOPIC/PARTITION@OFFSET/KIND INDEX"), so consumers drop them by
-// UUID. At a graceful stop, each task's open windows are fired to the sinks
+// UUID. The repartition topic's records name their source partition,
+// offset and item, and a repartition task, whose checkpoint holds the last
+// position applied per source partition, reads past a replay's duplicates:
+// its rules see each event once, in the order of the topic. At a graceful
+// stop, each task's open windows are fired to the sinks
 // after its checkpoint: their partial results are visible, and the next
 // owner, restoring the windows still open, overwrites them with the
 // complete ones.
