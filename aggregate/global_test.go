@@ -452,3 +452,32 @@ func BenchmarkGlobalMetrics5m(b *testing.B) {
 		}
 	}
 }
+
+// A Global with KeepUsers answers User over its sources' windows, as a
+// Series does over its own; a compacting Global keeps no activity.
+func TestGlobalKeepUsersAnswersUser(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		g := newGlobal(t, aggregate.GlobalConfig{KeepUsers: keep})
+		for i, source := range []string{"in/0", "in/1"} {
+			set := newSet(t, aggregate.SetConfig{})
+			require.NoError(t, set.SetSpan(t0, t0.Add(time.Second)))
+			set.Add(ev(time.Duration(100*(i+1))*time.Millisecond, "login", "alice", "", rdr.SeverityLow))
+			set.Add(ev(900*time.Millisecond, "login", "bob", "", rdr.SeverityLow))
+			require.NoError(t, g.Put(source, t0, set))
+		}
+		alice, err := g.User("alice", t0, t0.Add(time.Second))
+		require.NoError(t, err)
+		if !keep {
+			assert.Zero(t, alice.Count, "compacted windows hold no activity")
+			continue
+		}
+		assert.Equal(t, uint64(2), alice.Count, "alice's events in both sources")
+		assert.Equal(t, t0.Add(100*time.Millisecond), alice.FirstSeen)
+		assert.Equal(t, t0.Add(200*time.Millisecond), alice.LastSeen)
+		m := globalMetrics(t, g, t0, t0.Add(time.Second))
+		require.NotEmpty(t, m.TopUsers)
+		assert.Equal(t, aggregate.KeyCount{Key: "alice", Count: 2}, m.TopUsers[0])
+		_, err = g.User("alice", t0, t0)
+		assert.ErrorIs(t, err, aggregate.ErrInvalidRange)
+	}
+}
