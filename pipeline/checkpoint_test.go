@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,6 +57,19 @@ func TestKafkaCheckpointsSaveAndLoad(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, pipeline.Checkpoint{Topic: "in", Partition: 1, Offset: 7, State: []byte("one")}, cp)
 
+	// A process that took the partition over (a store of its own) and
+	// saves a smaller checkpoint deletes the chunks of the bigger one it
+	// loaded: tombstones for chunks 1 to 3 of partition 4.
+	require.NoError(t, store.Save(ctx, pipeline.Checkpoint{Topic: "in", Partition: 4, Offset: 300, State: big}))
+	next, err := pipeline.NewKafkaCheckpoints(pipeline.KafkaCheckpointsConfig{Kafka: kc, Topic: topic, ChunkBytes: 1024})
+	require.NoError(t, err)
+	defer next.Close()
+	_, ok, err = next.Load(ctx, "in", 4)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, next.Save(ctx, pipeline.Checkpoint{Topic: "in", Partition: 4, Offset: 400, State: []byte("tiny")}))
+	assert.Equal(t, []string{"cp-test/in/4#1", "cp-test/in/4#2", "cp-test/in/4#3"}, tombstones(t, brokers, topic, 1))
+
 	// Another consumer group's checkpoints are its own.
 	other, err := pipeline.NewKafkaCheckpoints(pipeline.KafkaCheckpointsConfig{Kafka: pipeline.KafkaConfig{Brokers: brokers, ConsumerGroup: "other"}, Topic: topic})
 	require.NoError(t, err)
@@ -63,6 +77,37 @@ func TestKafkaCheckpointsSaveAndLoad(t *testing.T) {
 	_, ok, err = other.Load(ctx, "in", 4)
 	require.NoError(t, err)
 	assert.False(t, ok)
+}
+
+// tombstones returns the keys of the records without a value in
+// partition of topic, from the last record that has one on.
+func tombstones(t *testing.T, brokers []string, topic string, partition int32) []string {
+	t.Helper()
+	sc := sarama.NewConfig()
+	sc.Version = sarama.V3_6_0_0
+	client, err := sarama.NewClient(brokers, sc)
+	require.NoError(t, err)
+	defer client.Close()
+	end, err := client.GetOffset(topic, partition, sarama.OffsetNewest)
+	require.NoError(t, err)
+	consumer, err := sarama.NewConsumerFromClient(client)
+	require.NoError(t, err)
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(topic, partition, sarama.OffsetOldest)
+	require.NoError(t, err)
+	defer pc.Close()
+	var keys []string
+	for rec := range pc.Messages() {
+		if rec.Value == nil {
+			keys = append(keys, string(rec.Key))
+		} else {
+			keys = nil
+		}
+		if rec.Offset+1 >= end {
+			break
+		}
+	}
+	return keys
 }
 
 // loginsOf makes, for n users, a login from each of two addresses and a

@@ -247,10 +247,15 @@ func (k *KafkaCheckpoints) Load(ctx context.Context, topic string, partition int
 	if latest == nil {
 		return Checkpoint{}, false, nil
 	}
-	cp, err := assemble(latest, chunks)
+	cp, n, err := assemble(latest, chunks)
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("pipeline: checkpoint of %s: %w", key, err)
 	}
+	// The next Save of this partition deletes the chunks this one has
+	// beyond its own, also when another process wrote it.
+	k.mu.Lock()
+	k.chunks[key] = max(k.chunks[key], n)
+	k.mu.Unlock()
 	cp.Topic, cp.Partition = topic, partition
 	return cp, true, nil
 }
@@ -274,11 +279,12 @@ func (k *KafkaCheckpoints) retry(ctx context.Context, f func() error) error {
 	}
 }
 
-// assemble rebuilds a checkpoint from its manifest and the chunks read.
-func assemble(manifest []byte, chunks map[int64][]byte) (Checkpoint, error) {
+// assemble rebuilds a checkpoint from its manifest and the chunks read,
+// and returns its chunk count.
+func assemble(manifest []byte, chunks map[int64][]byte) (Checkpoint, int, error) {
 	const head = 8 + 4 + 8 + 4
 	if len(manifest) < len(manifestMagic)+head || string(manifest[:len(manifestMagic)]) != string(manifestMagic) {
-		return Checkpoint{}, errors.New("not a checkpoint manifest (or of another version)")
+		return Checkpoint{}, 0, errors.New("not a checkpoint manifest (or of another version)")
 	}
 	b := manifest[len(manifestMagic):]
 	offset := int64(binary.BigEndian.Uint64(b))
@@ -287,19 +293,19 @@ func assemble(manifest []byte, chunks map[int64][]byte) (Checkpoint, error) {
 	sum := binary.BigEndian.Uint32(b[20:])
 	b = b[head:]
 	if len(b) != 8*n {
-		return Checkpoint{}, fmt.Errorf("manifest names %d chunks in %d bytes", n, len(b))
+		return Checkpoint{}, 0, fmt.Errorf("manifest names %d chunks in %d bytes", n, len(b))
 	}
 	state := make([]byte, 0, size)
 	for i := range n {
 		at := int64(binary.BigEndian.Uint64(b[8*i:]))
 		c, ok := chunks[at]
 		if !ok {
-			return Checkpoint{}, fmt.Errorf("chunk %d (record %d) is missing", i, at)
+			return Checkpoint{}, 0, fmt.Errorf("chunk %d (record %d) is missing", i, at)
 		}
 		state = append(state, c...)
 	}
 	if uint64(len(state)) != size || crc32.Checksum(state, castagnoli) != sum {
-		return Checkpoint{}, fmt.Errorf("state does not match its manifest (%d bytes, want %d, or CRC differs)", len(state), size)
+		return Checkpoint{}, 0, fmt.Errorf("state does not match its manifest (%d bytes, want %d, or CRC differs)", len(state), size)
 	}
-	return Checkpoint{Offset: offset, State: state}, nil
+	return Checkpoint{Offset: offset, State: state}, n, nil
 }
