@@ -32,6 +32,12 @@ type CountConfig struct {
 // (measured with the table's map; see BenchmarkBytesPerKey). A key quiet
 // for Window is forgotten within 2×Window.
 //
+// Late events: an event is counted into its own slot of its key's window,
+// however late it arrives, as long as that slot is still among the key's 12
+// (within Window of the key's newest event); older than that, it is
+// ignored. A key with no recent events counts a late burst as if it were
+// live: five failed logins delivered two minutes late still fire.
+//
 // A Count is not safe for concurrent use; an Engine owns it.
 type Count struct {
 	cfg   CountConfig

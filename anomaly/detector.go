@@ -26,7 +26,9 @@ type Detector interface {
 	// clone it (strings.Clone) before keeping it. Observe calls report,
 	// synchronously, for each detection it makes (usually zero or one).
 	// Events arrive roughly in event-time order; a detector must accept
-	// late ones without failing (it may ignore them).
+	// late ones without failing, at any lateness (the processor hands it
+	// events that were too late for their windows too), and its doc says
+	// what it does with one older than the state it holds.
 	Observe(ev rdr.Event, key string, report func(Detection))
 	// Advance tells the detector that event time has reached now. It drops
 	// state that has expired, and reports detections that the passing of

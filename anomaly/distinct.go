@@ -38,6 +38,9 @@ type DistinctConfig struct {
 // threshold if no more events came. A key quiet for Window is forgotten
 // within 2×Window.
 //
+// Late events: a value is added at its own event time if that is within
+// Window of its key's newest event, and ignored if older.
+//
 // A Distinct is not safe for concurrent use; an Engine owns it.
 type Distinct struct {
 	cfg     DistinctConfig

@@ -52,6 +52,10 @@ const (
 // seen: 16 bytes a value, at most MaxValues. A key quiet for History is
 // forgotten within 2×History.
 //
+// Late events: a late event is judged against everything its key has seen
+// within History of it, later events included, so a value first delivered
+// late but already seen since is not new.
+//
 // A FirstSeen is not safe for concurrent use; an Engine owns it.
 type FirstSeen struct {
 	cfg     FirstSeenConfig

@@ -37,6 +37,10 @@ const DefaultRiskHalfLife = time.Hour
 // score and its time (16 bytes); a key is forgotten 8 to 16 half-lives after
 // its last risk, when at most 1/256 of it is left.
 //
+// Late risk: points added at a time before the key's latest are faded to
+// that time (so they count as they would have); points so old that they
+// have faded below 1/256 are ignored.
+//
 // Risk is a [RiskAccumulator]. It is not safe for concurrent use; an Engine
 // owns it.
 type Risk struct {

@@ -40,6 +40,12 @@ type SequenceConfig struct {
 // bytes each), so the window is exact. A key quiet for Window is forgotten
 // within 2×Window.
 //
+// Late events: a late First event is kept among its key's latest Count
+// and counts for a Then event that arrives after it; a Then event is
+// matched against the First events held within Window before its own
+// time, so a whole late sequence (Firsts, then its Then) is detected.
+// A First delivered after its Then is not matched to it.
+//
 // A Sequence is not safe for concurrent use; an Engine owns it.
 type Sequence struct {
 	cfg  SequenceConfig
@@ -205,6 +211,12 @@ type AbsenceConfig struct {
 // Absence keeps state only for keys that are waiting: the key, the deadline
 // and a copy of the First event. It is dropped when Then comes or the
 // deadline passes.
+//
+// Late events: a late First event starts its wait at its own time, and is
+// reported as soon as event time has passed its deadline; a Then event
+// ends a wait only if it lies between that wait's First and deadline. A
+// Then delivered before its own (late) First is not matched to it: the
+// First is then reported as absent.
 //
 // An Absence is not safe for concurrent use; an Engine owns it.
 type Absence struct {

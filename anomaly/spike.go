@@ -60,6 +60,10 @@ const (
 // when it ends, spikes included. Events for an interval that has ended are
 // ignored.
 //
+// Late events: an event of its key's current interval counts; one of an
+// interval already closed into the baseline is ignored (the baseline is
+// not rewritten).
+//
 // A Spike is not safe for concurrent use; an Engine owns it.
 type Spike struct {
 	cfg      SpikeConfig

@@ -51,7 +51,8 @@ const (
 // parallel; a task applies one message at a time: it decodes the events
 // (bad ones go to the dead-letter topic with the reason), adds each to its
 // tumbling event-time window (events too late for it go to the late
-// topic), runs the detection rules, moves its watermark, and then — while
+// topic), runs the detection rules on every valid event, late ones too (on
+// their own event time), moves its watermark, and then — while
 // the next message applies — writes fired windows and alerts to the sinks,
 // publishes alerts, and acknowledges the message. A task's outputs go out
 // in the order they were produced (a window's update after its first

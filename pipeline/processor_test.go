@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -402,4 +403,35 @@ func waitStats(t *testing.T, p *pipeline.Processor, cond func(pipeline.Stats) bo
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// An event too late for its window still reaches detection, on its own
+// event time: a brute force whose logs arrive 2 minutes late, while
+// current traffic flows, is alerted on.
+func TestProcessorLateEventsAreStillDetected(t *testing.T) {
+	h := newHarness(t, pipeline.Config{AllowedLateness: 10 * time.Second, Rules: func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil }})
+	var current []string
+	for i := range 50 { // current traffic: 3 minutes in, one event a second
+		current = append(current, event(3*time.Minute+time.Duration(i)*time.Second, "login", "alice"))
+	}
+	h.send(current...)
+	var late []string
+	for i := range 11 { // stamped 2 minutes before the current traffic
+		late = append(late, event(time.Minute+time.Duration(i)*time.Second, "login_failed", "mallory"))
+	}
+	h.send(late...)
+	h.waitMessages(61)
+	st := h.proc.Stats()
+	assert.Equal(t, uint64(11), st.Late, "too late for their windows")
+	assert.Equal(t, uint64(50), st.Events)
+
+	a := receive(t, h.alerts)
+	var got anomaly.Alert
+	require.NoError(t, json.Unmarshal(a.Payload, &got))
+	assert.Equal(t, "failed-login-burst", got.Rule)
+	assert.Equal(t, "mallory", got.Key)
+	assert.Equal(t, anomaly.StatusFiring, got.Status)
+	assert.Equal(t, 5.0, got.Value, "the fifth failed login fires it")
+	assert.Equal(t, t0.Add(time.Minute+4*time.Second), got.LastSeen.UTC())
+	h.close()
 }

@@ -168,8 +168,14 @@ func (t *task) apply(msg *message.Message, out *outputs) {
 			out.dlq = append(out.dlq, p.deadLetter(msg, item, &rdr.ItemError{Err: werr, Raw: rdr.AppendJSON(nil, ev)}))
 			continue
 		case status == window.StatusLate:
+			// Too late for its window, never for detection: a log shipper
+			// that delivers late, or an attacker who delays their own
+			// logs, is still alerted on (each detector documents what it
+			// does with an event older than it holds).
 			p.stats.late.Add(1)
 			out.late = append(out.late, p.lateMessage(msg, item, ev))
+			t.engine.Process(ev, collectAlert)
+			t.forward(msg, item, &ev, out)
 			continue
 		}
 		p.stats.events.Add(1)
