@@ -110,6 +110,8 @@ type KafkaSubscriber struct {
 	handler PartitionHandler
 	group   sarama.ConsumerGroup
 	claims  map[int32]sarama.ConsumerGroupSession // held partitions
+	topic   string
+	ends    endWatch
 	closed  bool
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the consume loop has returned
@@ -146,7 +148,7 @@ func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*Kafka
 	sc.Consumer.Group.InstanceId = cfg.InstanceID
 	sc.ChannelBufferSize = 1024
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
-	return &KafkaSubscriber{cfg: cfg, sc: sc, logger: logger, claims: map[int32]sarama.ConsumerGroupSession{}}, nil
+	return &KafkaSubscriber{cfg: cfg, sc: sc, logger: logger, claims: map[int32]sarama.ConsumerGroupSession{}, ends: endWatch{ends: map[int32]endAnswer{}}}, nil
 }
 
 // SetPartitionHandler implements [PartitionedSubscriber].
@@ -167,17 +169,35 @@ func (s *KafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 	case s.group != nil:
 		return nil, errors.New("pipeline: kafka subscriber: Subscribe called twice")
 	}
+	// The partitions' ends are asked on a client of their own, with short
+	// timeouts: an answer that does not come is no answer.
+	ec := sarama.NewConfig()
+	ec.ClientID = s.sc.ClientID
+	ec.Version = s.sc.Version
+	ec.Net.DialTimeout, ec.Net.ReadTimeout, ec.Net.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
+	ec.Metadata.Retry.Max, ec.Metadata.Retry.Backoff = 1, 100*time.Millisecond
+	endClient, err := sarama.NewClient(s.cfg.Brokers, ec)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: kafka subscriber: connecting to %v: %w", s.cfg.Brokers, err)
+	}
 	group, err := sarama.NewConsumerGroup(s.cfg.Brokers, s.cfg.ConsumerGroup, s.sc)
 	if err != nil {
+		_ = endClient.Close()
 		return nil, fmt.Errorf("pipeline: joining consumer group %s: %w", s.cfg.ConsumerGroup, err)
 	}
-	s.group = group
+	s.group, s.topic = group, topic
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.done = make(chan struct{})
 	out := make(chan *message.Message)
 	h := &groupHandler{s: s, topic: topic, out: out, ctx: ctx}
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		s.ends.run(ctx, endClient, topic, s.held, s.logger)
+	}()
 	go func() {
 		defer close(s.done)
+		defer func() { <-watchDone; _ = endClient.Close() }()
 		defer close(out)
 		go func() {
 			for err := range group.Errors() {
@@ -199,6 +219,27 @@ func (s *KafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 		}
 	}()
 	return out, nil
+}
+
+// held returns the partitions held now.
+func (s *KafkaSubscriber) held() []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := make([]int32, 0, len(s.claims))
+	for p := range s.claims {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// AtEnd implements [EndReporter]: the broker's latest high-water mark for
+// the partition, asked every 500 ms, is at most next.
+func (s *KafkaSubscriber) AtEnd(topic string, partition int32, next int64, within time.Duration) bool {
+	s.mu.Lock()
+	_, held := s.claims[partition]
+	mine := topic == s.topic
+	s.mu.Unlock()
+	return held && mine && s.ends.atEnd(partition, next, within)
 }
 
 // Commit implements [PartitionedSubscriber]: it marks offset for the
@@ -291,6 +332,9 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			delete(s.claims, partition)
 		}
 		s.mu.Unlock()
+		s.ends.mu.Lock()
+		delete(s.ends.ends, partition)
+		s.ends.mu.Unlock()
 	}()
 	for {
 		var rec *sarama.ConsumerMessage

@@ -67,6 +67,7 @@ type Processor struct {
 	cfg         Config
 	router      *message.Router
 	partitioned map[string]PartitionedSubscriber // by topic: the subscribers that are
+	ends        map[string]EndReporter           // by topic: the subscribers that are
 
 	setCfg  aggregate.SetConfig
 	live    *liveView
@@ -145,8 +146,11 @@ func New(cfg Config) (*Processor, error) {
 	if _, err := p.newTask(cfg.Topic, 0); err != nil {
 		return nil, err
 	}
-	p.partitioned = map[string]PartitionedSubscriber{}
+	p.partitioned, p.ends = map[string]PartitionedSubscriber{}, map[string]EndReporter{}
 	for topic, sub := range map[string]message.Subscriber{cfg.Topic: cfg.Subscriber, cfg.RepartitionTopic: cfg.RepartitionSubscriber} {
+		if er, ok := sub.(EndReporter); ok && topic != "" {
+			p.ends[topic] = er
+		}
 		if ps, ok := sub.(PartitionedSubscriber); ok && topic != "" {
 			p.partitioned[topic] = ps
 			ps.SetPartitionHandler(p)
@@ -316,6 +320,7 @@ func (p *Processor) apply(topic string, msg *message.Message) error {
 	}
 	p.stats.messages.Add(1)
 	t.lastInput.Store(p.cfg.Clock.Now().UnixNano())
+	t.idle.Store(false)
 	var out outputs
 	t.mu.Lock()
 	if hasOffset && offset < t.next {
@@ -452,15 +457,21 @@ func (p *Processor) PartitionRevoked(ctx context.Context, topic string, partitio
 
 // tick moves idle tasks' event time on by the wall clock, so that their
 // last windows fire and alerts resolve when traffic stops: a task whose
-// partition has delivered nothing for IdleTimeout, and whose last message
-// reached the partition's end, takes the wall clock (minus
-// OutOfOrderness) as its watermark.
+// partition has delivered nothing for IdleTimeout, whose last message
+// reached the partition's end, and — with a subscriber that can tell
+// ([EndReporter]) — whose source has said within IdleTimeout that it has
+// nothing more, takes the wall clock (minus OutOfOrderness) as its
+// watermark. A task that is merely not receiving holds its watermark.
 func (p *Processor) tick(ctx context.Context) {
 	now := p.cfg.Clock.Now()
 	for _, t := range p.taskList() {
 		var out outputs
 		t.mu.Lock()
 		idle := now.Sub(time.Unix(0, t.lastInput.Load())) >= p.cfg.IdleTimeout
+		if er := p.ends[t.topic]; idle && er != nil {
+			idle = er.AtEnd(t.topic, t.partition, t.next, p.cfg.IdleTimeout)
+		}
+		t.idle.Store(idle && t.caughtUp)
 		if !p.cfg.DisableIdleAdvance && idle && t.caughtUp {
 			t.advanceTo(&out, now.Add(-p.cfg.OutOfOrderness-time.Millisecond))
 		} else {
@@ -566,11 +577,10 @@ func (p *Processor) flushSinks(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// watermark is the least watermark of the input tasks that have had input
-// within IdleTimeout, or the greatest of all when every task is idle; zero
-// before any.
+// watermark is the least watermark of the input tasks that are not idle
+// (as the latest tick judged: see tick), or the greatest of all when every
+// task is idle; zero before any.
 func (p *Processor) watermark() time.Time {
-	idleSince := p.cfg.Clock.Now().Add(-p.cfg.IdleTimeout).UnixNano()
 	var active, all int64
 	haveActive := false
 	for _, t := range p.taskList() {
@@ -579,7 +589,7 @@ func (p *Processor) watermark() time.Time {
 			continue
 		}
 		all = max(all, wm)
-		if t.lastInput.Load() >= idleSince {
+		if !t.idle.Load() {
 			if !haveActive || wm < active {
 				active = wm
 			}

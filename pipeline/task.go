@@ -55,6 +55,7 @@ type task struct {
 	caughtUp  bool         // the last message read reached the partition's end
 	saved     int64        // offset of the latest checkpoint saved; -1: none
 	lastInput atomic.Int64 // wall-clock Unix ns of the latest message
+	idle      atomic.Bool  // the latest tick found the partition idle (see Processor.tick)
 	wm        atomic.Int64 // the windows' watermark, Unix ns; 0: none yet
 
 	order turnstile

@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
+)
+
+// EndReporter is implemented by a subscriber that can tell, from its
+// source, whether a partition has anything more to deliver. The
+// [Processor] lets an idle partition's watermark follow the wall clock
+// only when its subscriber reports the partition's end: a partition is
+// idle when its source has nothing more, never merely because nothing
+// arrived. A processor cut off from its broker, waiting for a rebalance,
+// or blocked on a full sink gets no fresh answer (or one with records
+// past its offset), so its watermark holds, and the backlog it reads
+// afterwards is judged by its own event time instead of being late.
+//
+// [KafkaSubscriber] and [Queue] implement it. With a subscriber that does
+// not, the processor relies on IdleTimeout alone (and on the high-water
+// mark carried by the last message, when there is one).
+type EndReporter interface {
+	// AtEnd reports whether the partition holds nothing at or past offset
+	// next, as the source answered to a question asked at most within
+	// ago. It is false when there is no such answer (the source
+	// unreachable, the partition not held). It must not block.
+	AtEnd(topic string, partition int32, next int64, within time.Duration) bool
+}
+
+// endWatch keeps the high-water marks of a KafkaSubscriber's partitions
+// fresh: sarama updates a claim's high-water mark only from fetch
+// responses, and says nothing of how old it is, so a fetch that hangs on
+// a frozen broker leaves the last one standing. endWatch asks the broker
+// (ListOffsets, latest) for every held partition every interval, on its
+// own client, and keeps each answer with when it was asked.
+type endWatch struct {
+	mu   sync.Mutex
+	ends map[int32]endAnswer
+}
+
+type endAnswer struct {
+	hwm   int64
+	asked time.Time
+}
+
+// endInterval is how often a KafkaSubscriber asks for its partitions'
+// high-water marks.
+const endInterval = 500 * time.Millisecond
+
+func (w *endWatch) atEnd(partition int32, next int64, within time.Duration) bool {
+	w.mu.Lock()
+	a, ok := w.ends[partition]
+	w.mu.Unlock()
+	return ok && next >= a.hwm && time.Since(a.asked) <= within
+}
+
+// run asks for the high-water marks of the partitions held() returns
+// until ctx ends.
+func (w *endWatch) run(ctx context.Context, client sarama.Client, topic string, held func() []int32, logger watermill.LoggerAdapter) {
+	t := time.NewTicker(endInterval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, p := range held() {
+			asked := time.Now()
+			hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				if !failing {
+					logger.Info("kafka subscriber: cannot ask the partition's end; its watermark holds", watermill.LogFields{"topic": topic, "partition": p, "err": err.Error()})
+				}
+				failing = true
+				continue
+			}
+			failing = false
+			w.mu.Lock()
+			w.ends[p] = endAnswer{hwm, asked}
+			w.mu.Unlock()
+		}
+	}
+}
