@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -203,7 +204,11 @@ func (p *Processor) rekeyMessage(in *message.Message, item int, field, key strin
 
 func (p *Processor) lateMessage(in *message.Message, item int, ev rdr.Event) *message.Message {
 	m := message.NewMessage(p.messageID(in, "late", item), rdr.AppendJSON(nil, ev))
-	m.Metadata.Set(MetaWindow, p.windowOf(ev.Time).String())
+	w := p.windowOf(ev.Time)
+	m.Metadata.Set(MetaWindow, w.String())
+	m.Metadata.Set(MetaError, fmt.Sprintf("event at %s: window %s closed (allowed lateness %s); still run through detection",
+		ev.Time.UTC().Format(time.RFC3339Nano), w, p.cfg.AllowedLateness))
+	m.Metadata.Set(MetaItem, strconv.Itoa(item))
 	m.Metadata.Set(MetaPartitionKey, ev.UserID)
 	p.sourceMetadata(in, m)
 	return m
