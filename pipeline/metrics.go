@@ -1,9 +1,14 @@
 package pipeline
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rdr-go/rdr/sink"
 )
 
 // promMetrics exposes the processor's counters to Prometheus. Counters are
@@ -49,7 +54,68 @@ func newPromMetrics(p *Processor) *promMetrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "rdr", Name: "open_alerts",
 			Help: "Alerts firing now."}, func() float64 { return float64(p.Stats().OpenAlerts) }),
 	}
+	if hs := p.sinkHealth(); len(hs) > 0 {
+		m.collectors = append(m.collectors, &sinkHealthCollector{p: p})
+	}
 	return m
+}
+
+// sinkHealthCollector exports the Health of every sink that reports one,
+// labelled by sink: a sink that retries in the background shows its
+// trouble here, not in rdr_sink_errors_total (which counts writes the sink
+// refused).
+type sinkHealthCollector struct{ p *Processor }
+
+var (
+	sinkPendingDesc  = prometheus.NewDesc("rdr_sink_pending", "Points or alerts a sink has accepted and not yet delivered.", []string{"sink"}, nil)
+	sinkRetriesDesc  = prometheus.NewDesc("rdr_sink_retries_total", "Failed delivery attempts a sink retried.", []string{"sink"}, nil)
+	sinkBlockedDesc  = prometheus.NewDesc("rdr_sink_blocked_writes_total", "Writes that waited for room in a sink's buffer (backpressure).", []string{"sink"}, nil)
+	sinkFailedDesc   = prometheus.NewDesc("rdr_sink_failed_total", "Points or alerts a sink gave up on.", []string{"sink"}, nil)
+	sinkOldestDesc   = prometheus.NewDesc("rdr_sink_oldest_pending_seconds", "Age of the oldest point a sink has not delivered; 0: none pending.", []string{"sink"}, nil)
+	sinkDegradedDesc = prometheus.NewDesc("rdr_sink_degraded", "1 while a sink fails or falls behind.", []string{"sink"}, nil)
+)
+
+func (c *sinkHealthCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{sinkPendingDesc, sinkRetriesDesc, sinkBlockedDesc, sinkFailedDesc, sinkOldestDesc, sinkDegradedDesc} {
+		ch <- d
+	}
+}
+
+func (c *sinkHealthCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, h := range c.p.sinkHealth() {
+		age, degraded := 0.0, 0.0
+		if !h.OldestPending.IsZero() {
+			age = time.Since(h.OldestPending).Seconds()
+		}
+		if h.Degraded {
+			degraded = 1
+		}
+		ch <- prometheus.MustNewConstMetric(sinkPendingDesc, prometheus.GaugeValue, float64(h.Pending), h.Name)
+		ch <- prometheus.MustNewConstMetric(sinkRetriesDesc, prometheus.CounterValue, float64(h.Retries), h.Name)
+		ch <- prometheus.MustNewConstMetric(sinkBlockedDesc, prometheus.CounterValue, float64(h.Blocked), h.Name)
+		ch <- prometheus.MustNewConstMetric(sinkFailedDesc, prometheus.CounterValue, float64(h.Failed), h.Name)
+		ch <- prometheus.MustNewConstMetric(sinkOldestDesc, prometheus.GaugeValue, age, h.Name)
+		ch <- prometheus.MustNewConstMetric(sinkDegradedDesc, prometheus.GaugeValue, degraded, h.Name)
+	}
+}
+
+// SinkHealth returns the Health of every sink that reports one
+// ([sink.HealthReporter]), in Config.Sinks order.
+func (p *Processor) SinkHealth() []sink.Health { return p.sinkHealth() }
+
+func (p *Processor) sinkHealth() []sink.Health {
+	var hs []sink.Health
+	seen := map[string]int{}
+	for _, s := range p.cfg.Sinks {
+		if hr, ok := s.(sink.HealthReporter); ok {
+			h := hr.Health()
+			if seen[h.Name]++; seen[h.Name] > 1 { // two of a kind: influxdb, influxdb-2
+				h.Name += "-" + strconv.Itoa(seen[h.Name])
+			}
+			hs = append(hs, h)
+		}
+	}
+	return hs
 }
 
 func (m *promMetrics) register(r prometheus.Registerer, router *message.Router) error {

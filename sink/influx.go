@@ -176,6 +176,12 @@ type InfluxStats struct {
 	Blocked uint64
 	// LastError is the latest write error, "" if none.
 	LastError string
+	// OldestPending is when the oldest point not yet written was
+	// accepted; zero when none is pending.
+	OldestPending time.Time
+	// Failing is true from a failed write attempt until the next one
+	// that succeeds.
+	Failing bool
 }
 
 // Influx is the InfluxDB sink: it writes windows and alerts as points (the
@@ -208,6 +214,7 @@ type Influx struct {
 	flushReq bool
 	cur      *chunk   // batch being filled
 	sealed   []*chunk // full batches, oldest first
+	sending  *chunk   // the batch being sent, nil if none
 	free     []*chunk
 	accepted uint64 // points accepted since the start
 	done     uint64 // points finished (written, rejected or lost), in order
@@ -216,8 +223,9 @@ type Influx struct {
 
 // chunk is one batch of encoded lines.
 type chunk struct {
-	buf []byte
-	n   int // points
+	buf   []byte
+	n     int       // points
+	since time.Time // when its first point was accepted
 }
 
 // NewInflux returns an InfluxDB sink, or an error wrapping ErrInvalidConfig
@@ -329,6 +337,9 @@ func (s *Influx) reserve(ctx context.Context, n int) error {
 
 // commit records n points appended to s.cur and releases s.mu.
 func (s *Influx) commit(n int) {
+	if s.cur.n == 0 {
+		s.cur.since = time.Now()
+	}
 	s.cur.n += n
 	s.accepted += uint64(n)
 	if s.cur.n >= s.cfg.BatchSize {
@@ -403,7 +414,28 @@ func (s *Influx) Stats() InfluxStats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Pending = int(s.accepted - s.done)
+	switch {
+	case s.sending != nil:
+		st.OldestPending = s.sending.since
+	case len(s.sealed) > 0:
+		st.OldestPending = s.sealed[0].since
+	case s.cur.n > 0:
+		st.OldestPending = s.cur.since
+	}
 	return st
+}
+
+// Health implements [HealthReporter]. The sink is degraded while its
+// writes fail, or while a point has waited longer than FlushInterval plus
+// RequestTimeout.
+func (s *Influx) Health() Health {
+	st := s.Stats()
+	h := Health{
+		Name: "influxdb", Pending: st.Pending, Retries: st.Retries, Blocked: st.Blocked,
+		Failed: st.Rejected + st.Lost, OldestPending: st.OldestPending, LastError: st.LastError,
+	}
+	h.Degraded = st.Failing || !st.OldestPending.IsZero() && time.Since(st.OldestPending) > s.cfg.FlushInterval+s.cfg.RequestTimeout
+	return h
 }
 
 // Ping checks that the server answers (for a readiness probe).
@@ -600,6 +632,7 @@ func (s *Influx) next(tick bool) (c *chunk, stopping bool) {
 	c = s.sealed[0]
 	s.sealed[0] = nil
 	s.sealed = s.sealed[1:]
+	s.sending = c
 	return c, s.closed
 }
 
@@ -623,6 +656,9 @@ func (s *Influx) send(c *chunk) sendResult {
 		err := s.writeAPI.WriteRecord(ctx, body)
 		cancel()
 		if err == nil {
+			s.mu.Lock()
+			s.stats.Failing = false
+			s.mu.Unlock()
 			return sendWritten
 		}
 		if s.runCtx.Err() != nil {
@@ -637,6 +673,7 @@ func (s *Influx) send(c *chunk) sendResult {
 		s.mu.Lock()
 		s.stats.Retries++
 		s.stats.LastError = err.Error()
+		s.stats.Failing = true
 		s.mu.Unlock()
 		s.log.Warn("InfluxDB write failed; retrying", "points", c.n, "attempt", attempt+1, "retryIn", delay, "err", err)
 		t := time.NewTimer(delay)
@@ -691,6 +728,7 @@ func (s *Influx) finish(c *chunk, r sendResult) {
 		s.log.Error("InfluxDB unreachable at Close; points not written", "points", c.n, "err", s.stats.LastError)
 	}
 	s.done += uint64(c.n)
+	s.sending = nil
 	c.buf, c.n = c.buf[:0], 0
 	if len(s.free) < 4 {
 		s.free = append(s.free, c)

@@ -151,6 +151,15 @@ func TestInfluxOutage(t *testing.T) {
 	require.Eventually(t, func() bool { st := s.Stats(); return st.Blocked > 0 && st.Retries >= 3 }, 10*time.Second, time.Millisecond,
 		"stats: %+v", s.Stats())
 	st := s.Stats()
+	// The outage shows as health, not as write errors: writes were accepted.
+	health := s.Health()
+	assert.True(t, health.Degraded, "degraded during the outage: %+v", health)
+	assert.Equal(t, "influxdb", health.Name)
+	assert.Greater(t, health.Pending, 0)
+	assert.Positive(t, health.Retries)
+	assert.Positive(t, health.Blocked)
+	assert.False(t, health.OldestPending.IsZero())
+	assert.NotEmpty(t, health.LastError)
 	assert.LessOrEqual(t, st.Pending, cfg.MaxPending, "bounded buffer")
 	assert.Greater(t, st.Pending, cfg.MaxPending-10, "full buffer")
 	held := len(progress)
@@ -166,6 +175,10 @@ func TestInfluxOutage(t *testing.T) {
 	require.NoError(t, s.Flush(ctx))
 
 	st = s.Stats()
+	health = s.Health()
+	assert.False(t, health.Degraded, "healthy again: %+v", health)
+	assert.Zero(t, health.Pending)
+	assert.True(t, health.OldestPending.IsZero())
 	assert.Equal(t, uint64(windows*4), st.Written, "every point acknowledged once")
 	assert.Zero(t, st.Pending)
 	assert.Zero(t, st.Rejected+st.Lost)

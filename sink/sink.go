@@ -378,3 +378,23 @@ func (b *histBuilder) history() History {
 	slices.SortFunc(h.Series, func(a, b Series) int { return strings.Compare(a.Key, b.Key) })
 	return h
 }
+
+// Health is how a sink's deliveries stand: what a /metrics page and a
+// dashboard's "degraded" badge show.
+type Health struct {
+	Name          string    `json:"name"`
+	Degraded      bool      `json:"degraded"`        // behind or failing: see the sink's Health
+	Pending       int       `json:"pending"`         // points or alerts accepted, not yet delivered
+	Retries       uint64    `json:"retries"`         // failed attempts that were retried
+	Blocked       uint64    `json:"blocked"`         // writes that had to wait for room
+	Failed        uint64    `json:"failed"`          // points or alerts given up on
+	OldestPending time.Time `json:"oldestUnwritten,omitzero"` // when the oldest pending one was accepted; zero: none
+	LastError     string    `json:"lastError"`
+}
+
+// HealthReporter is implemented by sinks that deliver in the background
+// ([Influx], [Webhook]): their writes return before delivery, so a
+// delivery that fails or falls behind shows here, not as a write error.
+type HealthReporter interface {
+	Health() Health
+}

@@ -150,6 +150,7 @@ type Webhook struct {
 
 	mu       sync.Mutex
 	closed   bool
+	failing  bool // from a failed attempt until the next delivery
 	changed  chan struct{} // closed and replaced when an alert is finished
 	enqueued uint64
 	finished uint64
@@ -356,6 +357,7 @@ func (w *Webhook) deliver(it webhookItem) delivery {
 		d = d/2 + rand.N(d/2+1)
 		w.mu.Lock()
 		w.stats.Retries++
+		w.failing = true
 		w.mu.Unlock()
 		w.log.Warn("webhook delivery failed; retrying", "alert", it.id, "attempt", attempt, "retryIn", d, "err", err)
 		t := time.NewTimer(d)
@@ -395,12 +397,23 @@ func (w *Webhook) post(it webhookItem) (retry bool, err error) {
 	return retry, fmt.Errorf("webhook answered %s", resp.Status)
 }
 
+// Health implements [HealthReporter]: the webhook is degraded from a
+// failed attempt until the next delivery.
+func (w *Webhook) Health() Health {
+	st := w.Stats()
+	w.mu.Lock()
+	failing := w.failing
+	w.mu.Unlock()
+	return Health{Name: "webhook", Degraded: failing, Pending: st.Queued, Retries: st.Retries, Failed: st.Failed + st.Dropped}
+}
+
 func (w *Webhook) finish(d delivery) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch d {
 	case delivered:
 		w.stats.Delivered++
+		w.failing = false
 	case unsent:
 		w.unsent++
 		w.stats.Failed++
