@@ -383,11 +383,11 @@ func (b *histBuilder) history() History {
 // dashboard's "degraded" badge show.
 type Health struct {
 	Name          string    `json:"name"`
-	Degraded      bool      `json:"degraded"`        // behind or failing: see the sink's Health
-	Pending       int       `json:"pending"`         // points or alerts accepted, not yet delivered
-	Retries       uint64    `json:"retries"`         // failed attempts that were retried
-	Blocked       uint64    `json:"blocked"`         // writes that had to wait for room
-	Failed        uint64    `json:"failed"`          // points or alerts given up on
+	Degraded      bool      `json:"degraded"`                 // behind or failing: see the sink's Health
+	Pending       int       `json:"pending"`                  // points or alerts accepted, not yet delivered
+	Retries       uint64    `json:"retries"`                  // failed attempts that were retried
+	Blocked       uint64    `json:"blocked"`                  // writes that had to wait for room
+	Failed        uint64    `json:"failed"`                   // points or alerts given up on
 	OldestPending time.Time `json:"oldestUnwritten,omitzero"` // when the oldest pending one was accepted; zero: none
 	LastError     string    `json:"lastError"`
 }

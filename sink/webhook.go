@@ -150,7 +150,7 @@ type Webhook struct {
 
 	mu       sync.Mutex
 	closed   bool
-	failing  bool // from a failed attempt until the next delivery
+	failing  bool          // from a failed attempt until the next delivery
 	changed  chan struct{} // closed and replaced when an alert is finished
 	enqueued uint64
 	finished uint64
