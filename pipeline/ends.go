@@ -25,8 +25,11 @@ import (
 type EndReporter interface {
 	// AtEnd reports whether the partition holds nothing at or past offset
 	// next, as the source answered to a question asked at most within
-	// ago. It is false when there is no such answer (the source
-	// unreachable, the partition not held). It must not block.
+	// ago (the processor passes how long the partition has been quiet, so
+	// the answer is one given after the last message) and recently enough
+	// for the subscriber to vouch for it. It is false when there is no
+	// such answer (the source unreachable, the partition not held). It
+	// must not block.
 	AtEnd(topic string, partition int32, next int64, within time.Duration) bool
 }
 
@@ -47,14 +50,18 @@ type endAnswer struct {
 }
 
 // endInterval is how often a KafkaSubscriber asks for its partitions'
-// high-water marks.
-const endInterval = 500 * time.Millisecond
+// high-water marks; an answer older than endFresh is no answer.
+const (
+	endInterval = 500 * time.Millisecond
+	endFresh    = 3 * endInterval
+)
 
 func (w *endWatch) atEnd(partition int32, next int64, within time.Duration) bool {
 	w.mu.Lock()
 	a, ok := w.ends[partition]
 	w.mu.Unlock()
-	return ok && next >= a.hwm && time.Since(a.asked) <= within
+	age := time.Since(a.asked)
+	return ok && next >= a.hwm && age <= within && age <= endFresh
 }
 
 // run asks for the high-water marks of the partitions held() returns

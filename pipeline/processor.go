@@ -459,17 +459,18 @@ func (p *Processor) PartitionRevoked(ctx context.Context, topic string, partitio
 // last windows fire and alerts resolve when traffic stops: a task whose
 // partition has delivered nothing for IdleTimeout, whose last message
 // reached the partition's end, and — with a subscriber that can tell
-// ([EndReporter]) — whose source has said within IdleTimeout that it has
-// nothing more, takes the wall clock (minus OutOfOrderness) as its
+// ([EndReporter]) — whose source has said since the last message that it
+// has nothing more, takes the wall clock (minus OutOfOrderness) as its
 // watermark. A task that is merely not receiving holds its watermark.
 func (p *Processor) tick(ctx context.Context) {
 	now := p.cfg.Clock.Now()
 	for _, t := range p.taskList() {
 		var out outputs
 		t.mu.Lock()
-		idle := now.Sub(time.Unix(0, t.lastInput.Load())) >= p.cfg.IdleTimeout
+		quiet := now.Sub(time.Unix(0, t.lastInput.Load()))
+		idle := quiet >= p.cfg.IdleTimeout
 		if er := p.ends[t.topic]; idle && er != nil {
-			idle = er.AtEnd(t.topic, t.partition, t.next, p.cfg.IdleTimeout)
+			idle = er.AtEnd(t.topic, t.partition, t.next, quiet)
 		}
 		t.idle.Store(idle && t.caughtUp)
 		if !p.cfg.DisableIdleAdvance && idle && t.caughtUp {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,15 +28,18 @@ type api struct {
 	alerts     *alertBook
 	alertStore sink.AlertStore // where acknowledgements are kept across restarts; nil: in the process only
 	history    sink.HistoryReader
-	ingest     message.Publisher // the input topic's publisher
+	input      inputFunc         // the input topic's
+	side       *pipeline.SideLog // the dead letters and late events, kept and counted
 	topic      string
 	dlqTopic   string
+	lateTopic  string
 	maxBody    int64
 	partitions int32 // of the input topic
 	clock      rdr.Clock
 	window     time.Duration
 	accepted   atomic.Uint64
 	rejected   atomic.Uint64
+	dlqErrors  atomic.Uint64 // dead letters of POST /api/events not published (they are in the SideLog)
 	ready      func() bool
 }
 
@@ -46,6 +50,9 @@ func (a *api) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/alerts", a.getAlerts)
 	mux.HandleFunc("POST /api/alerts/{id}/ack", a.ackAlert)
 	mux.HandleFunc("GET /api/users/{id}", a.getUser)
+	mux.HandleFunc("GET /api/deadletters", a.getRefused(a.dlqTopic))
+	mux.HandleFunc("GET /api/late", a.getRefused(a.lateTopic))
+	mux.HandleFunc("GET /api/health", a.getHealth)
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -83,8 +90,17 @@ type ingestReply struct {
 }
 
 // postEvents takes one event, a JSON array or NDJSON. The valid events are
-// published to the input topic, one message per partition; the invalid ones are listed in the reply and sent to the
-// dead-letter topic. All invalid: 400; body too large: 413.
+// handed to the input topic, one message per partition; the invalid ones
+// are listed in the reply and sent to the dead-letter topic.
+//
+//   - 200: the valid events are accepted: with Kafka, the broker has them;
+//     embedded, they are queued, in order, for the processor. Each will be
+//     counted: in a window, as late, or (never here) as invalid.
+//   - 400: no valid event in the body (each refusal is listed).
+//   - 413: the body is larger than -max-body; nothing was accepted.
+//   - 503 with Retry-After: the input cannot take the events now (the
+//     embedded queue is full, or Kafka did not acknowledge them); nothing
+//     was accepted or dead-lettered: send the same body again later.
 func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
 	if err != nil {
@@ -96,6 +112,23 @@ func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
 		return
 	}
+	reply, err := a.ingest(r.Context(), body, false)
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	status := http.StatusOK
+	if reply.Accepted == 0 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, reply)
+}
+
+// ingest decodes body and hands its valid events to the input (waiting
+// for room if wait), then records its invalid ones as dead letters. An
+// error means nothing was accepted nor recorded.
+func (a *api) ingest(ctx context.Context, body []byte, wait bool) (ingestReply, error) {
 	reply := ingestReply{Errors: []itemError{}}
 	var good []rdr.Event
 	var dlq []*message.Message
@@ -115,7 +148,7 @@ func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 			var invalid *rdr.InvalidEventError
 			if errors.As(err, &invalid) {
 				ie.Field = invalid.Field
-				if invalid.Field != "" {
+				if invalid.Field != "" && len(dlq) > 0 {
 					dlq[len(dlq)-1].Metadata.Set(pipeline.MetaField, invalid.Field)
 				}
 			}
@@ -126,26 +159,60 @@ func (a *api) postEvents(w http.ResponseWriter, r *http.Request) {
 		good = append(good, ev)
 		reply.Accepted++
 	}
-	a.rejected.Add(uint64(reply.Rejected))
-	if len(dlq) > 0 {
-		if err := a.ingest.Publish(a.dlqTopic, dlq...); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "recording rejected events: "+err.Error())
-			return
-		}
-	}
 	if reply.Accepted > 0 {
 		// One message per partition, each user on their own partition.
-		if err := a.ingest.Publish(a.topic, pipeline.PartitionBatches(good, a.partitions)...); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "publishing events: "+err.Error())
-			return
+		if err := a.input(ctx, wait, pipeline.PartitionBatches(good, a.partitions)...); err != nil {
+			if errors.Is(err, pipeline.ErrQueueFull) {
+				return ingestReply{}, fmt.Errorf("the input queue is full (%s): retry later", err)
+			}
+			return ingestReply{}, fmt.Errorf("publishing events: %w", err)
 		}
 		a.accepted.Add(uint64(reply.Accepted))
 	}
-	status := http.StatusOK
-	if reply.Accepted == 0 {
-		status = http.StatusBadRequest
+	a.rejected.Add(uint64(reply.Rejected))
+	if len(dlq) > 0 {
+		// The events are in: a dead-letter topic that fails now must not
+		// make the client send them again. The SideLog has them either way.
+		if err := a.side.Publish(a.dlqTopic, dlq...); err != nil {
+			a.dlqErrors.Add(1)
+		}
 	}
-	writeJSON(w, status, reply)
+	return reply, nil
+}
+
+// getRefused serves the newest kept messages of a side topic (dead
+// letters or late events): ?limit=N (default 100).
+func (a *api) getRefused(topic string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		limit := 100
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("limit: %q is not a positive integer", v))
+				return
+			}
+			limit = n
+		}
+		total, kept, items := a.side.Records(topic, limit)
+		writeJSON(w, http.StatusOK, map[string]any{"total": total, "kept": kept, "items": items})
+	}
+}
+
+// getHealth says whether the sinks keep up, and how many events were
+// refused.
+func (a *api) getHealth(w http.ResponseWriter, _ *http.Request) {
+	sinks := a.proc.SinkHealth()
+	if sinks == nil {
+		sinks = []sink.Health{}
+	}
+	degraded := false
+	for _, h := range sinks {
+		degraded = degraded || h.Degraded
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"degraded": degraded, "sinks": sinks,
+		"deadLetters": a.side.Total(a.dlqTopic), "late": a.side.Total(a.lateTopic),
+	})
 }
 
 // parseRange reads "range" (a Go duration or 15m/1h/24h) or "start"/"stop"

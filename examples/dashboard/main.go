@@ -70,6 +70,11 @@ type options struct {
 	lateness      time.Duration
 	outOfOrder    time.Duration
 	idleTimeout   time.Duration
+	queueBytes    int64
+	memWindows    int
+	keepRefused   int
+	replay        string
+	replayExit    bool
 	logLevel      string
 }
 
@@ -134,6 +139,11 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.DurationVar(&o.lateness, "lateness", envDur("RDR_ALLOWED_LATENESS", 10*time.Second), "allowed lateness of windows (RDR_ALLOWED_LATENESS)")
 	fs.DurationVar(&o.outOfOrder, "out-of-orderness", envDur("RDR_OUT_OF_ORDERNESS", time.Second), "bounded out-of-orderness of each partition (RDR_OUT_OF_ORDERNESS)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", envDur("RDR_IDLE_TIMEOUT", 5*time.Second), "a partition silent this long stops holding the watermark; all silent: the watermark follows the clock (RDR_IDLE_TIMEOUT)")
+	fs.Int64Var(&o.queueBytes, "queue-bytes", int64(envFloat("RDR_QUEUE_BYTES", pipeline.DefaultQueueBytes)), "embedded mode: bytes of accepted events held in order before the processor applies them; when full, POST /api/events answers 503 with Retry-After (RDR_QUEUE_BYTES)")
+	fs.IntVar(&o.memWindows, "memory-windows", int(envFloat("RDR_MEMORY_WINDOWS", sink.DefaultMaxWindows)), "window results the in-memory history keeps (one per partition and window), the newest; 3600 is an hour of 1-second windows of one partition (RDR_MEMORY_WINDOWS)")
+	fs.IntVar(&o.keepRefused, "keep-refused", int(envFloat("RDR_KEEP_REFUSED", 1000)), "how many of the newest dead letters and late events are kept for GET /api/deadletters and /api/late (all are counted) (RDR_KEEP_REFUSED)")
+	fs.StringVar(&o.replay, "replay", env("RDR_REPLAY", ""), "backfill: read NDJSON events from this file (- for stdin) into the input, by event time only (no generator, the watermark never follows the clock), with progress on stderr (RDR_REPLAY)")
+	fs.BoolVar(&o.replayExit, "replay-exit", envBool("RDR_REPLAY_EXIT", false), "with -replay: stop once the file is applied, firing the last windows (RDR_REPLAY_EXIT)")
 	fs.StringVar(&o.logLevel, "log-level", env("RDR_LOG_LEVEL", "info"), "debug, info, warn or error (RDR_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: dashboard [flags]\n\nRuns the rdr processor, API, live WebSocket and dashboard. With no flags: embedded mode\n(in-process Pub/Sub, built-in generator, in-memory history). Every flag has an environment variable.\n\nFlags:\n")
@@ -144,6 +154,9 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	}
 	if o.instance == "" {
 		o.instance, _ = os.Hostname()
+	}
+	if o.replay != "" {
+		o.generate = false
 	}
 	return o, nil
 }
@@ -195,7 +208,9 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	// Kafka, processors also publish window partials, and a global view
 	// combines those of every processor in the consumer group.
 	var sub, repartitionSub message.Subscriber
-	var pub message.Publisher
+	var pub message.Publisher // the processor's outputs
+	var input inputFunc       // the input topic's: POST /api/events, the generator, -replay
+	var queue *pipeline.Queue // embedded mode's input
 	repartitionTopic := ""
 	var view *pipeline.GlobalView
 	partitions := int32(1)
@@ -215,6 +230,8 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 		defer kp.Close()
 		sub, pub = ks, kp
+		// Synchronous, acks=all: a POST answers once the broker has the events.
+		input = func(_ context.Context, _ bool, msgs ...*message.Message) error { return kp.Publish(o.topic, msgs...) }
 		vs, err := pipeline.NewKafkaViewSubscriber(kc, wlog)
 		if err != nil {
 			return err
@@ -251,13 +268,34 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			return err
 		}
 	} else {
+		// The input is a Queue, not a GoChannel: GoChannel lets a later
+		// Publish overtake an earlier one (see pipeline.Queue).
+		q, err := pipeline.NewQueue(pipeline.QueueConfig{MaxBytes: o.queueBytes})
+		if err != nil {
+			return fmt.Errorf("-queue-bytes: %w", err)
+		}
+		queue = q
+		defer q.Close()
 		gc := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 4096}, wlog)
 		defer gc.Close()
-		sub, pub = gc, gc
+		sub, pub = q, gc
+		input = func(ctx context.Context, wait bool, msgs ...*message.Message) error {
+			if wait {
+				return q.PublishContext(ctx, o.topic, msgs...)
+			}
+			return q.TryPublish(o.topic, msgs...)
+		}
 	}
+	// Dead letters and late events are kept (the newest) and counted, in
+	// every mode: in embedded mode nothing else subscribes to them.
+	side, err := pipeline.NewSideLog(pipeline.SideLogConfig{Topics: []string{o.topic + ".dlq", o.topic + ".late"}, Max: o.keepRefused, Next: pub, Clock: clock})
+	if err != nil {
+		return fmt.Errorf("-keep-refused: %w", err)
+	}
+	pub = side
 
 	// Storage: memory always (the live history), InfluxDB when configured.
-	mem, err := sink.NewMemory(sink.MemoryConfig{})
+	mem, err := sink.NewMemory(sink.MemoryConfig{MaxWindows: o.memWindows})
 	if err != nil {
 		return err
 	}
@@ -323,6 +361,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		AllowedLateness:       o.lateness,
 		OutOfOrderness:        o.outOfOrder,
 		IdleTimeout:           o.idleTimeout,
+		DisableIdleAdvance:    o.replay != "",
 		PartialsTopic:         partialsTopic,
 		Rules:                 rules,
 		RepartitionTopic:      repartitionTopic,
@@ -356,8 +395,8 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 
 	a := &api{
 		metrics: metrics,
-		dec:     dec, proc: proc, alerts: book, alertStore: alertStore, history: history, ingest: pub,
-		topic: o.topic, partitions: partitions, dlqTopic: o.topic + ".dlq", maxBody: o.maxBody, clock: clock, window: time.Second,
+		dec:     dec, proc: proc, alerts: book, alertStore: alertStore, history: history, input: input, side: side,
+		topic: o.topic, partitions: partitions, dlqTopic: o.topic + ".dlq", lateTopic: o.topic + ".late", maxBody: o.maxBody, clock: clock, window: time.Second,
 		ready: func() bool {
 			select {
 			case <-proc.Running():
@@ -388,10 +427,14 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 
 	genCtx, stopGen := context.WithCancel(ctx)
 	genDone := make(chan struct{})
+	replayErr := make(chan error, 1)
 	go func() {
 		defer close(genDone)
-		if o.generate {
-			runGenerator(genCtx, o, pub, partitions, clock, logger)
+		switch {
+		case o.generate:
+			runGenerator(genCtx, o, input, partitions, clock, logger)
+		case o.replay != "":
+			replayErr <- runReplay(genCtx, o.replay, a, queue, os.Stderr)
 		}
 	}()
 
@@ -406,32 +449,47 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	}
 
 	var runErr error
+	replayed := replayErr
+	if !o.replayExit {
+		replayed = nil // a replay's end is reported, and the dashboard goes on serving its results
+	}
 	select {
 	case <-ctx.Done():
 	case runErr = <-procErr:
 		procErr = nil
 	case runErr = <-srvErr:
 		srvErr = nil
+	case runErr = <-replayed:
 	}
 	logger.Info("shutting down")
 	stopGen()
 	<-genDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := proc.Close(); err != nil && runErr == nil {
-		runErr = err
-	}
-	if procErr != nil {
-		if err := <-procErr; err != nil && runErr == nil {
-			runErr = err
-		}
-	}
+	// No more input: answer the requests in flight, then apply what was
+	// accepted before stopping the processor ("accepted" means counted).
 	_ = hub.Close()
 	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
 		runErr = err
 	}
 	if srvErr != nil {
 		if err := <-srvErr; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+			runErr = err
+		}
+	}
+	if queue != nil {
+		if err := queue.Drain(shutdownCtx); err != nil {
+			logger.Error("accepted events not applied before the stop", "err", err)
+			if runErr == nil {
+				runErr = err
+			}
+		}
+	}
+	if err := proc.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if procErr != nil {
+		if err := <-procErr; err != nil && runErr == nil {
 			runErr = err
 		}
 	}
@@ -453,9 +511,14 @@ func historyKind(o options) string {
 	return "memory"
 }
 
+// inputFunc hands messages to the input topic: with Kafka once the broker
+// has acknowledged them; embedded, once queued in order (wait: waiting for
+// room; otherwise pipeline.ErrQueueFull when there is none).
+type inputFunc func(ctx context.Context, wait bool, msgs ...*message.Message) error
+
 // runGenerator publishes synthetic traffic to the input topic in real time,
 // a batch every 100 ms (one message per partition), until ctx ends.
-func runGenerator(ctx context.Context, o options, pub message.Publisher, partitions int32, clock rdr.Clock, logger *slog.Logger) {
+func runGenerator(ctx context.Context, o options, input inputFunc, partitions int32, clock rdr.Clock, logger *slog.Logger) {
 	g := traffic.New(traffic.Config{Seed: o.seed, Start: clock.Now(), Rate: o.rate, AttackEvery: o.attackEvery, InvalidEvery: o.invalidEvery})
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -488,7 +551,7 @@ func runGenerator(ctx context.Context, o options, pub message.Publisher, partiti
 		if len(msgs) == 0 {
 			continue
 		}
-		if err := pub.Publish(o.topic, msgs...); err != nil {
+		if err := input(ctx, true, msgs...); err != nil && ctx.Err() == nil {
 			logger.Warn("generator: publish failed", "err", err)
 		}
 	}

@@ -23,7 +23,7 @@ const SCREENSHOT = path.join(HERE, 'screenshot.png');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TOKEN = process.env.E2E_TOKEN || '';
 const ALERT_MS = Number(process.env.E2E_ALERT_MS || 2000);
-const TOTAL_CHECKS = 7;
+const TOTAL_CHECKS = 9;
 const WATCHDOG_MS = 8 * 60_000; // build + run, hard upper bound
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -195,6 +195,15 @@ async function launchBrowser() {
   return context.pages()[0] ?? (await context.newPage());
 }
 
+// Polls fn until it returns something truthy; throws `what` after ms.
+async function until(fn, ms, what) {
+  for (const end = Date.now() + ms; ; await sleep(250)) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() >= end) throw new Error(`${what} (waited ${ms} ms)`);
+  }
+}
+
 const cssString = (s) => `"${String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
 async function main() {
@@ -317,6 +326,57 @@ async function main() {
       if (!found) throw new Error(`GET /api/alerts has no alert ${alertId}`);
       if (found.acked !== true) throw new Error(`GET /api/alerts has acked=${found.acked} for ${alertId}`);
       return 'row and /api/alerts agree';
+    });
+
+    await check('header shows the Dead letters and Late counts', async () => {
+      const texts = [];
+      for (const [id, label] of [
+        ['dead-letters-count', /^Dead letters\s*[\d,]+$/],
+        ['late-count', /^Late\s*[\d,]+$/],
+      ]) {
+        const el = page.locator(`[data-testid=${id}]`);
+        await el.waitFor({ timeout: 15_000 }); // shown once GET /api/health answered
+        const text = await until(async () => {
+          const t = ((await el.textContent()) ?? '').trim();
+          return label.test(t) ? t : '';
+        }, 10_000, `${id} shows no count`);
+        texts.push(text);
+      }
+      return texts.join(', ');
+    });
+
+    await check('Dead letters opens a panel listing an item with a reason; Escape closes it', async () => {
+      // One invalid event of our own, so there is a dead letter whatever the
+      // generator is set to (it also makes every 1000th record invalid).
+      const bad = await api(base, '/api/events', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify([
+          { timestamp: new Date().toISOString(), eventType: 'login_failed', userId: 'e2e-dead-letter', severity: 'urgent' },
+        ]),
+      });
+      if (bad.body?.rejected !== 1) throw new Error(`POST of an invalid event → ${bad.status} ${JSON.stringify(bad.body)}`);
+      const button = page.locator('[data-testid=dead-letters-count]');
+      const n = await until(
+        async () => Number((await button.getAttribute('data-value', { timeout: 5000 })) || 0),
+        30_000,
+        'the Dead letters count stayed at 0',
+      );
+      await button.click({ timeout: 5000 });
+      const panel = page.locator('[data-testid=refused-panel][data-kind=deadletters]');
+      await panel.waitFor({ timeout: 5000 });
+      const reason = await until(
+        async () =>
+          (await panel.locator('[data-testid=refused-reason]').allTextContents()).map((t) => t.trim()).find((t) => t && t !== '—'),
+        15_000,
+        'no listed dead letter has a reason',
+      );
+      const listed = await panel.locator('[data-testid=refused-item]').count();
+      const raws = (await panel.locator('[data-testid=refused-raw]').allTextContents()).filter((t) => t.trim());
+      if (raws.length === 0) throw new Error(`none of the ${listed} listed dead letters shows its raw bytes`);
+      await page.keyboard.press('Escape');
+      await panel.waitFor({ state: 'detached', timeout: 5000 });
+      return `count ${n}, ${listed} listed, newest reason ${JSON.stringify(reason.slice(0, 80))}`;
     });
 
     await check('no errors in the page', async () => {

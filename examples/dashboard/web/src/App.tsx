@@ -1,19 +1,24 @@
 import { useCallback, useDeferredValue, useEffect, useMemo, useState } from 'react';
 import { AlertTable } from './components/AlertTable';
 import { ConnectionBadge } from './components/ConnectionBadge';
+import { DegradedBadge } from './components/DegradedBadge';
 import { EventsPerSecondChart } from './components/EventsPerSecondChart';
 import { EventTimeline } from './components/EventTimeline';
 import { FilterChip } from './components/FilterChip';
 import { HistoryView } from './components/HistoryView';
 import { LiveToggle } from './components/LiveToggle';
 import { MetricCard } from './components/MetricCard';
+import { RefusedCount } from './components/RefusedCount';
+import { RefusedPanel } from './components/RefusedPanel';
 import { SeverityBreakdown } from './components/SeverityBreakdown';
 import { TopList } from './components/TopList';
 import { UserPanel } from './components/UserPanel';
+import { useHealth } from './hooks/useHealth';
 import { useLiveStream } from './hooks/useLiveStream';
 import { filterFor, matchesAlert, matchesEvent, type Filter } from './lib/filter';
 import { formatAgo, formatInt, formatRate } from './lib/format';
 import { DEFAULT_LIMITS, sortAlerts } from './lib/state';
+import type { RefusedKind } from './types';
 
 /** A clock that ticks once a second, for "5s ago" labels. */
 function useNow(ms = 1000): number {
@@ -32,6 +37,9 @@ export default function App() {
   const [filter, setFilter] = useState<Filter | null>(null);
   const [user, setUser] = useState<string | null>(null);
   const now = useNow();
+  const health = useHealth();
+  const [refused, setRefused] = useState<RefusedKind | null>(null);
+  const closeRefused = useCallback(() => setRefused(null), []);
 
   const pick = useCallback((value: string) => {
     const f = filterFor(value);
@@ -81,6 +89,17 @@ export default function App() {
               skipped {formatInt(state.discarded)}
             </span>
           ) : null}
+          {health ? (
+            <>
+              <RefusedCount
+                label="Dead letters"
+                count={health.deadLetters}
+                onOpen={() => setRefused('deadletters')}
+                testId="dead-letters-count"
+              />
+              <RefusedCount label="Late" count={health.late} onOpen={() => setRefused('late')} testId="late-count" />
+            </>
+          ) : null}
           <LiveToggle live={live} buffered={stream.buffered} onChange={setLive} />
           <ConnectionBadge
             status={stream.status}
@@ -89,6 +108,7 @@ export default function App() {
             nextRetryAt={stream.nextRetryAt}
             now={now}
           />
+          <DegradedBadge health={health} now={now} />
         </div>
       </header>
 
@@ -175,6 +195,14 @@ export default function App() {
 
         <HistoryView />
       </main>
+      {refused ? (
+        <RefusedPanel
+          key={refused}
+          kind={refused}
+          count={refused === 'late' ? (health?.late ?? null) : (health?.deadLetters ?? null)}
+          onClose={closeRefused}
+        />
+      ) : null}
       <footer className="footer muted small">
         {state.clientId ? `client ${state.clientId} · ` : ''}
         {formatInt(state.received)} messages

@@ -113,3 +113,55 @@ export interface UserActivity {
 
 export type HistoryMetric = 'events' | 'activeUsers' | 'alerts';
 export type HistoryGroupBy = '' | 'eventType' | 'severity' | 'rule';
+
+/** One sink's state in GET /api/health. */
+export interface SinkHealth {
+  name: string;
+  degraded: boolean;
+  /** points waiting to be written */
+  pending: number;
+  retries: number;
+  blocked: number;
+  failed: number;
+  /** RFC 3339; null when nothing is waiting */
+  oldestUnwritten: string | null;
+  lastError: string;
+}
+
+/** GET /api/health */
+export interface Health {
+  degraded: boolean;
+  sinks: SinkHealth[];
+  /** null when the reply has no such count */
+  deadLetters: number | null;
+  late: number | null;
+}
+
+/** One refused item of GET /api/deadletters or GET /api/late. */
+export interface RefusedItem {
+  recorded: string;
+  reason: string;
+  field: string;
+  /** a topic, or "http" for POST /api/events */
+  sourceTopic: string;
+  /** null when unknown */
+  partition: number | null;
+  offset: number | null;
+  item: number | null;
+  /** late events: the start of the window they missed; "" otherwise */
+  window: string;
+  /** the refused bytes, as text */
+  raw: string;
+}
+
+/** GET /api/deadletters, GET /api/late */
+export interface RefusedList {
+  /** recorded since the process started */
+  total: number;
+  /** still held (the newest) */
+  kept: number;
+  /** newest first */
+  items: RefusedItem[];
+}
+
+export type RefusedKind = 'deadletters' | 'late';

@@ -8,8 +8,10 @@ import type {
   HistoryMetric,
   HistoryResponse,
   MetricsSnapshot,
+  RefusedKind,
   UserActivity,
 } from '../types';
+import { parseHealth, parseRefused } from './health';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -126,4 +128,8 @@ export const api = {
     apiFetch<{ alert: Alert }>(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST' }),
   user: (id: string, signal?: AbortSignal) =>
     apiFetch<UserActivity>(`/api/users/${encodeURIComponent(id)}`, {}, signal),
+  health: (signal?: AbortSignal) => apiFetch<unknown>('/api/health', {}, signal).then(parseHealth),
+  /** GET /api/deadletters or /api/late, newest first */
+  refused: (kind: RefusedKind, limit = 100, signal?: AbortSignal) =>
+    apiFetch<unknown>(`/api/${kind}?limit=${limit}`, {}, signal).then(parseRefused),
 };
