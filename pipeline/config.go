@@ -111,9 +111,10 @@ type Config struct {
 	Tick time.Duration
 	// DisableIdleAdvance keeps a task's watermark where its events put it
 	// when its partition is idle. By default, once a partition has
-	// delivered nothing for IdleTimeout and its last message reached the
+	// delivered nothing for IdleTimeout, its last message reached the
 	// partition's end (its high-water mark, where the subscriber tells),
-	// its watermark follows the wall clock (Clock.Now minus
+	// and — with an [EndReporter] subscriber — the source has said since
+	// that it has nothing more, its watermark follows the wall clock (Clock.Now minus
 	// OutOfOrderness), as if an event stamped "now" had arrived: a live
 	// system's last windows then fire and its alerts resolve even when
 	// traffic stops. Set it when replaying old data with pauses, where

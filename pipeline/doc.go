@@ -35,6 +35,23 @@
 // each task judges them on its own partition's events). For an input not
 // keyed by user, Config.UnkeyedInput sends every rule that way.
 //
+// # Late events and idleness
+//
+// An event too late for its window (past the window's end plus
+// AllowedLateness, by its task's watermark) is counted, sent to the late
+// topic, and still run through detection on its own event time: windows
+// may refuse it, detection does not.
+//
+// An idle partition's watermark follows the wall clock, so that the last
+// windows fire when traffic stops. Idle means that the source has nothing
+// more: nothing arrived for IdleTimeout, and a subscriber that can tell
+// ([EndReporter]: [KafkaSubscriber] asks the broker for the high-water
+// marks every 500 ms; [Queue] knows its own) said since the last message
+// that the partition ends where the task stands. Cut off from the broker,
+// rebalancing, or blocked on a sink, a task holds its watermark. For
+// replays use DisableIdleAdvance. For an in-process input keep to [Queue]:
+// Watermill's GoChannel lets a later Publish overtake an earlier one.
+//
 // # Checkpoints and exact recovery
 //
 // With Config.Checkpoints (for Kafka, [KafkaCheckpoints]: a compacted

@@ -39,9 +39,19 @@ type EndReporter interface {
 // a frozen broker leaves the last one standing. endWatch asks the broker
 // (ListOffsets, latest) for every held partition every interval, on its
 // own client, and keeps each answer with when it was asked.
+//
+// After the broker was out of reach (a question failed), no partition is
+// at its end until grace has passed since the broker answered again:
+// producers that buffered through the outage reconnect on their own
+// backoff (librdkafka's reconnect.backoff.max.ms is 10 s), and until they
+// have, the broker's end is not the sources' end.
 type endWatch struct {
-	mu   sync.Mutex
-	ends map[int32]endAnswer
+	grace time.Duration
+
+	mu        sync.Mutex
+	ends      map[int32]endAnswer
+	failing   bool      // the latest question failed
+	recovered time.Time // when the broker answered again after failing
 }
 
 type endAnswer struct {
@@ -59,7 +69,11 @@ const (
 func (w *endWatch) atEnd(partition int32, next int64, within time.Duration) bool {
 	w.mu.Lock()
 	a, ok := w.ends[partition]
+	failing, recovered := w.failing, w.recovered
 	w.mu.Unlock()
+	if failing || !recovered.IsZero() && time.Since(recovered) < w.grace {
+		return false
+	}
 	age := time.Since(a.asked)
 	return ok && next >= a.hwm && age <= within && age <= endFresh
 }
@@ -69,7 +83,6 @@ func (w *endWatch) atEnd(partition int32, next int64, within time.Duration) bool
 func (w *endWatch) run(ctx context.Context, client sarama.Client, topic string, held func() []int32, logger watermill.LoggerAdapter) {
 	t := time.NewTicker(endInterval)
 	defer t.Stop()
-	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -82,17 +95,23 @@ func (w *endWatch) run(ctx context.Context, client sarama.Client, topic string, 
 			if ctx.Err() != nil {
 				return
 			}
-			if err != nil {
-				if !failing {
-					logger.Info("kafka subscriber: cannot ask the partition's end; its watermark holds", watermill.LogFields{"topic": topic, "partition": p, "err": err.Error()})
-				}
-				failing = true
-				continue
-			}
-			failing = false
 			w.mu.Lock()
-			w.ends[p] = endAnswer{hwm, asked}
+			wasFailing := w.failing
+			if err != nil {
+				w.failing = true
+			} else {
+				if wasFailing {
+					w.failing, w.recovered = false, time.Now()
+				}
+				w.ends[p] = endAnswer{hwm, asked}
+			}
 			w.mu.Unlock()
+			switch {
+			case err != nil && !wasFailing:
+				logger.Info("kafka subscriber: cannot ask the partition's end; watermarks hold", watermill.LogFields{"topic": topic, "partition": p, "err": err.Error()})
+			case err == nil && wasFailing:
+				logger.Info("kafka subscriber: the broker answers again; watermarks hold for the outage grace", watermill.LogFields{"topic": topic, "grace": w.grace.String()})
+			}
 		}
 	}
 }

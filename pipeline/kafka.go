@@ -32,6 +32,13 @@ type KafkaConfig struct {
 	// processor needs its own (a StatefulSet's pod name, say). Optional;
 	// default none: a dynamic member.
 	InstanceID string
+	// OutageGrace is how long, after the broker has been out of reach and
+	// answers again, a KafkaSubscriber keeps every partition from counting
+	// as idle (see [EndReporter]): producers that buffered through the
+	// outage need that long to reconnect and deliver, and until they have,
+	// records they hold would be judged against a watermark that followed
+	// the clock. Optional; default 30 s; negative: none.
+	OutageGrace time.Duration
 	// FromNewest makes a consumer group without committed offsets start
 	// at the newest record instead of the oldest. Optional; default false
 	// (nothing already in the topic is skipped).
@@ -47,6 +54,9 @@ func (c *KafkaConfig) setDefaults() error {
 	}
 	if c.ClientID == "" {
 		c.ClientID = "rdr"
+	}
+	if c.OutageGrace == 0 {
+		c.OutageGrace = 30 * time.Second
 	}
 	return nil
 }

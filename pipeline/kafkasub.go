@@ -148,7 +148,7 @@ func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*Kafka
 	sc.Consumer.Group.InstanceId = cfg.InstanceID
 	sc.ChannelBufferSize = 1024
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
-	return &KafkaSubscriber{cfg: cfg, sc: sc, logger: logger, claims: map[int32]sarama.ConsumerGroupSession{}, ends: endWatch{ends: map[int32]endAnswer{}}}, nil
+	return &KafkaSubscriber{cfg: cfg, sc: sc, logger: logger, claims: map[int32]sarama.ConsumerGroupSession{}, ends: endWatch{grace: max(cfg.OutageGrace, 0), ends: map[int32]endAnswer{}}}, nil
 }
 
 // SetPartitionHandler implements [PartitionedSubscriber].

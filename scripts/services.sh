@@ -5,6 +5,8 @@
 #   scripts/services.sh start  [kafka|influxdb|all]      start (no-op when running); waits until ready
 #   scripts/services.sh stop   [kafka|influxdb|all]      stop, wait for exit, drop the data
 #   scripts/services.sh status [kafka|influxdb|all]      pid, port, RSS; exit 3 if one is not running
+#   scripts/services.sh crash-restart kafka              kill -9 the broker, start it again on the same
+#                                                        ports and data (a crash); waits until ready
 #   scripts/services.sh env                              export lines:  eval "$(scripts/services.sh env)"
 #   scripts/services.sh topic NAME PARTITIONS [TopicCommand args...]   create a topic (if not exists)
 #   scripts/services.sh logs   [kafka|influxdb]          tail of the server log
@@ -281,6 +283,33 @@ EOF
   log "kafka ready on 127.0.0.1:$port in $(since "$t0")s (pid $(cat "$KAFKA_DIR/kafka.pid"), topics: $KAFKA_TOPICS)"
 }
 
+# kafka_restart: a broker crash and restart: SIGKILL, then the same command on the same
+# config, ports and data, waiting until it serves again.
+kafka_restart() {
+  kafka_running && [ -s "$KAFKA_DIR/ready" ] || die "kafka is not running (services.sh start kafka)"
+  local pid port t0
+  t0=$(now)
+  pid=$(cat "$KAFKA_DIR/kafka.pid"); port=$(cat "$KAFKA_DIR/port")
+  log "kafka: SIGKILL (pid $pid)"
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  mv "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/server.log.$(date +%s%N)" 2>/dev/null || true
+  # shellcheck disable=SC2086
+  spawn "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/stdout.log" \
+    java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
+    -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
+    -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+  local deadline=$(( $(date +%s) + TIMEOUT ))
+  until grep -q 'Kafka Server started' "$KAFKA_DIR/logs/server.log" 2>/dev/null && port_open "$port"; do
+    kafka_running || { log "kafka exited during restart"; fail_start kafka "$KAFKA_DIR/kafka.pid" \
+      "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
+    [ "$(date +%s)" -lt "$deadline" ] || { log "kafka: restart timeout after ${TIMEOUT}s"; fail_start kafka \
+      "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
+    sleep 0.2
+  done
+  log "kafka restarted on 127.0.0.1:$port in $(since "$t0")s (pid $(cat "$KAFKA_DIR/kafka.pid"))"
+}
+
 kafka_stop() {
   if kafka_running; then
     log "stopping kafka (pid $(cat "$KAFKA_DIR/kafka.pid"))"
@@ -514,6 +543,9 @@ case "$cmd" in
   start)  with_lock cmd_start "$@" ;;
   stop)   with_lock cmd_stop "$@" ;;
   status) cmd_status "$@" ;;
+  crash-restart)
+    [ "${1:-}" = kafka ] || die "crash-restart: only kafka"
+    with_lock kafka_restart ;;
   env)    cmd_env ;;
   topic)  cmd_topic "$@" ;;
   logs)   cmd_logs "$@" ;;

@@ -55,6 +55,7 @@ type options struct {
 	repartition   bool
 	unkeyed       bool
 	checkpointInt time.Duration
+	outageGrace   time.Duration
 	influxURL     string
 	influxToken   string
 	influxOrg     string
@@ -123,6 +124,7 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.BoolVar(&o.repartition, "repartition", envBool("RDR_REPARTITION", true), "with Kafka: re-key the rules grouped by another field than userId (password-spraying, by IP) through the topic TOPIC.repartition, so each sees every partition's events (RDR_REPARTITION)")
 	fs.BoolVar(&o.unkeyed, "unkeyed-input", envBool("RDR_UNKEYED_INPUT", false), "with Kafka: the input topic is not keyed by userId, so every rule, the per-user ones too, is re-keyed through TOPIC.repartition (RDR_UNKEYED_INPUT)")
 	fs.StringVar(&o.checkpoints, "checkpoint-topic", env("RDR_CHECKPOINT_TOPIC", pipeline.DefaultCheckpointTopic), "compacted Kafka topic of the processors' checkpoints (state with offsets, so a crash, restart or rebalance resumes exactly); empty: none (RDR_CHECKPOINT_TOPIC)")
+	fs.DurationVar(&o.outageGrace, "kafka-outage-grace", envDur("RDR_KAFKA_OUTAGE_GRACE", 30*time.Second), "after the broker was out of reach, how long no partition counts as idle once it answers again, so that producers that buffered meanwhile deliver before the watermark follows the clock; negative: none (RDR_KAFKA_OUTAGE_GRACE)")
 	fs.DurationVar(&o.checkpointInt, "checkpoint-interval", envDur("RDR_CHECKPOINT_INTERVAL", 5*time.Second), "how often each partition's state is checkpointed (RDR_CHECKPOINT_INTERVAL)")
 	fs.StringVar(&o.influxURL, "influx-url", env("RDR_INFLUX_URL", ""), "InfluxDB URL; empty: in-memory history (RDR_INFLUX_URL)")
 	fs.StringVar(&o.influxToken, "influx-token", env("RDR_INFLUX_TOKEN", ""), "InfluxDB token; for 1.8: user:password (RDR_INFLUX_TOKEN)")
@@ -219,7 +221,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	mode := "embedded"
 	if o.kafkaBrokers != "" {
 		mode = "kafka"
-		kc := pipeline.KafkaConfig{Brokers: strings.Split(o.kafkaBrokers, ","), ConsumerGroup: o.kafkaGroup, ClientID: "rdr-" + o.instance, InstanceID: o.instanceID}
+		kc := pipeline.KafkaConfig{Brokers: strings.Split(o.kafkaBrokers, ","), ConsumerGroup: o.kafkaGroup, ClientID: "rdr-" + o.instance, InstanceID: o.instanceID, OutageGrace: o.outageGrace}
 		ks, err := pipeline.NewKafkaSubscriber(kc, wlog)
 		if err != nil {
 			return err
