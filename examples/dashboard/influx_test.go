@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdr-go/rdr/examples/internal/servicetest"
+	"github.com/rdr-go/rdr/sink"
 )
 
 // With InfluxDB as the store, alerts outlive the dashboard: a restarted one
@@ -61,4 +68,105 @@ func TestAlertsSurviveARestartWithInfluxDB(t *testing.T) {
 	assert.Equal(t, true, after["acked"], "the acknowledgement survives the restart")
 	assert.Equal(t, ackedAt, after["ackedAt"])
 	assert.Equal(t, []any{}, after["events"], "InfluxDB does not keep contributing events")
+}
+
+// A backfill with -replay gives the windows that the same events give
+// live: half an hour of events (some invalid, a little out of order),
+// once posted back to back to a live dashboard and once replayed from a
+// file with -replay -replay-exit, each into a database of its own, hold
+// the same count per second and event type, and all the valid events.
+func TestReplayMatchesLive(t *testing.T) {
+	influxURL, token := os.Getenv("RDR_INFLUX_URL"), os.Getenv("RDR_INFLUX_TOKEN")
+	if influxURL == "" {
+		t.Skip(`RDR_INFLUX_URL not set: run scripts/services.sh start influxdb; eval "$(scripts/services.sh env)"`)
+	}
+	withInflux := func(db string) func(o *options) {
+		return func(o *options) {
+			o.influxURL, o.influxToken, o.influxOrg, o.influxBucket = influxURL, token, os.Getenv("RDR_INFLUX_ORG"), db+"/autogen"
+			o.maxBody = 1 << 20
+		}
+	}
+	from := time.Now().Add(-2 * time.Hour).Truncate(time.Second)
+	const n = 36_000
+	var lines []string
+	valid := 0
+	for i := range n {
+		at := from.Add(time.Duration(i) * 50 * time.Millisecond)
+		if i%7 == 3 {
+			at = at.Add(-300 * time.Millisecond) // within the 1 s out-of-orderness
+		}
+		if i%1000 == 999 {
+			lines = append(lines, `{"timestamp":"`+at.UTC().Format(time.RFC3339Nano)+`","eventType":"login","userId":"","severity":"low"}`)
+			continue
+		}
+		lines = append(lines, ev([]string{"login_success", "file_access", "logout"}[i%3], fmt.Sprintf("u%d", i%61), at))
+		valid++
+	}
+
+	live := servicetest.InfluxDatabase(t, influxURL, token, "rdr_live")
+	base, stop := startServer(t, withInflux(live))
+	for i := 0; i < n; i += 4000 {
+		_, _, _ = postRetrying(t, base, []byte(strings.Join(lines[i:min(i+4000, n)], "\n")))
+	}
+	waitFor(t, func() bool {
+		return metricValue(t, base, "rdr_events_in_total") == float64(valid) && historyTotal(t, base, from, from.Add(time.Hour)) == float64(valid)
+	})
+	assert.Zero(t, metricValue(t, base, "rdr_events_late_total"))
+	stop()
+
+	replayed := servicetest.InfluxDatabase(t, influxURL, token, "rdr_replay")
+	file := filepath.Join(t.TempDir(), "events.ndjson")
+	require.NoError(t, os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-replay", file, "-replay-exit"})
+	require.NoError(t, err)
+	o.kafkaBrokers, o.token = "", ""
+	withInflux(replayed)(&o)
+	var progress syncBuffer
+	o.progress = &progress
+	require.NoError(t, run(context.Background(), o, slog.New(slog.NewTextHandler(io.Discard, nil)), nil))
+	assert.Contains(t, progress.String(), fmt.Sprintf("%d events accepted, %d refused, %d applied", valid, n-valid, valid))
+	assert.Contains(t, progress.String(), ", done in ")
+	t.Logf("replay progress:\n%s", progress.String())
+
+	read := func(db string) map[string][]float64 {
+		s, err := sink.NewInflux(sink.InfluxConfig{URL: influxURL, Token: token, Org: os.Getenv("RDR_INFLUX_ORG"), Bucket: db + "/autogen"})
+		require.NoError(t, err)
+		defer s.Close()
+		h, err := s.History(context.Background(), sink.Query{Metric: sink.MetricEvents, GroupBy: sink.ByEventType, Start: from.Add(-time.Minute), Stop: from.Add(time.Hour), Interval: time.Second})
+		require.NoError(t, err)
+		out := map[string][]float64{}
+		for _, sr := range h.Series {
+			for _, p := range sr.Points {
+				out[sr.Key] = append(out[sr.Key], p.V)
+			}
+		}
+		return out
+	}
+	want, got := read(live), read(replayed)
+	var total float64
+	for _, vs := range got {
+		for _, v := range vs {
+			total += v
+		}
+	}
+	assert.Equal(t, float64(valid), total, "every valid event, replayed")
+	assert.Equal(t, want, got, "per second and event type, replayed = live")
+}
+
+// syncBuffer is a strings.Builder safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -76,6 +76,7 @@ type options struct {
 	keepRefused   int
 	replay        string
 	replayExit    bool
+	progress      io.Writer // where -replay reports; nil: stderr (not a flag)
 	logLevel      string
 }
 
@@ -436,7 +437,11 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		case o.generate:
 			runGenerator(genCtx, o, input, partitions, clock, logger)
 		case o.replay != "":
-			replayErr <- runReplay(genCtx, o.replay, a, queue, os.Stderr)
+			out := o.progress
+			if out == nil {
+				out = os.Stderr
+			}
+			replayErr <- runReplay(genCtx, o.replay, a, queue, out)
 		}
 	}()
 
