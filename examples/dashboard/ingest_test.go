@@ -259,6 +259,18 @@ func sendConcurrently(t *testing.T, base string, s invariantStream, clients int,
 	return int(acc.Load()), int(rej.Load())
 }
 
+// waitUntil waits at most d for cond, and says what what says if not.
+func waitUntil(t *testing.T, d time.Duration, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not in %s: %s", d, what())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // checkInvariant: sent = in windows + late + invalid, exactly, each part
 // as expected, and every attack alerted, the late one too.
 func checkInvariant(t *testing.T, base string, s invariantStream, accepted, rejected int) {
@@ -266,8 +278,10 @@ func checkInvariant(t *testing.T, base string, s invariantStream, accepted, reje
 	require.Equal(t, s.valid, accepted, "accepted")
 	require.Equal(t, s.invalid, rejected, "rejected")
 	inWindows := s.valid - s.late
-	waitFor(t, func() bool {
+	waitUntil(t, time.Minute, func() bool {
 		return metricValue(t, base, "rdr_events_in_total")+metricValue(t, base, "rdr_events_late_total") == float64(s.valid)
+	}, func() string {
+		return fmt.Sprintf("applied %v in windows + %v late of %d valid", metricValue(t, base, "rdr_events_in_total"), metricValue(t, base, "rdr_events_late_total"), s.valid)
 	})
 	if !assert.Equal(t, float64(s.late), metricValue(t, base, "rdr_events_late_total"), "late") {
 		_, l := do(t, http.MethodGet, base+"/api/late?limit=1000", "")
@@ -278,8 +292,10 @@ func checkInvariant(t *testing.T, base string, s invariantStream, accepted, reje
 		}
 	}
 	assert.Equal(t, float64(inWindows), metricValue(t, base, "rdr_events_in_total"), "in windows")
-	waitFor(t, func() bool {
+	waitUntil(t, time.Minute, func() bool {
 		return historyTotal(t, base, s.start.Add(-time.Minute), s.end.Add(time.Minute)) == float64(inWindows)
+	}, func() string {
+		return fmt.Sprintf("history holds %v of %d; watermark %v", historyTotal(t, base, s.start.Add(-time.Minute), s.end.Add(time.Minute)), inWindows, metricValue(t, base, "rdr_watermark_seconds"))
 	})
 	_, health := do(t, http.MethodGet, base+"/api/health", "")
 	assert.Equal(t, float64(s.invalid), health["deadLetters"], "dead letters kept and counted")
