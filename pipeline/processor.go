@@ -78,8 +78,10 @@ type Processor struct {
 	tasksMu sync.RWMutex
 	tasks   map[taskKey]*task
 
-	inflight  sync.WaitGroup // handlers, ticks and checkpoints in progress
-	drainMu   sync.RWMutex   // orders inflight.Add (read-locked) before shutdown's Wait
+	emitCtx   context.Context    // sink writes; cancelled when Close stops waiting for them
+	stopEmits context.CancelFunc //
+	inflight  sync.WaitGroup     // handlers, ticks and checkpoints in progress
+	drainMu   sync.RWMutex       // orders inflight.Add (read-locked) before shutdown's Wait
 	draining  atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -138,6 +140,7 @@ func New(cfg Config) (*Processor, error) {
 		tasks:   map[taskKey]*task{},
 		runDone: make(chan struct{}),
 	}
+	p.emitCtx, p.stopEmits = context.WithCancel(context.Background())
 	if p.live, err = newLiveView(p); err != nil {
 		return nil, fmt.Errorf("invalid config: %w", err)
 	}
@@ -201,7 +204,7 @@ func (p *Processor) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				p.whileRunning(func() { p.tick(ctx) })
+				p.whileRunning(p.tick)
 			case <-saves:
 				p.whileRunning(func() {
 					if err := p.checkpoint(ctx, p.taskList(), false); err != nil {
@@ -243,6 +246,13 @@ func (p *Processor) Running() chan struct{} { return p.router.Running() }
 // checkpointed as it is revoked), fires every open window to the sinks,
 // and closes the sinks (which flushes them). It is safe to call more than
 // once, and before or without Run.
+//
+// Close is bounded: each step that waits for a sink (the in-flight
+// messages' writes, the final checkpoint's flush) waits at most
+// CloseTimeout, then cancels the sink's context and goes on; what was not
+// written is reported in the error and, not being checkpointed, applied
+// again by the partition's next owner. A sink must return when its
+// context ends (the sinks of package sink do).
 func (p *Processor) Close() error {
 	p.mu.Lock()
 	cancel := p.runCancel
@@ -277,8 +287,20 @@ func (p *Processor) shutdown() error {
 		p.drainMu.Lock() // no handler is between its draining check and inflight.Add
 		p.draining.Store(true)
 		p.drainMu.Unlock()
-		p.inflight.Wait()
 		var errs []error
+		// In-flight messages get CloseTimeout to finish; then their sink
+		// writes are cancelled (a sink blocked by backpressure returns), so
+		// Close is bounded. What they did not write is not checkpointed,
+		// so it is applied again after a restart.
+		waited := make(chan struct{})
+		go func() { p.inflight.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(p.cfg.CloseTimeout):
+			errs = append(errs, fmt.Errorf("pipeline: in-flight messages not done after %s: sink writes cancelled", p.cfg.CloseTimeout))
+			p.stopEmits()
+			<-waited
+		}
 		// Closing the router closes the subscriber, which revokes its
 		// partitions: PartitionRevoked checkpoints each and fires its
 		// open windows.
@@ -295,6 +317,7 @@ func (p *Processor) shutdown() error {
 				errs = append(errs, fmt.Errorf("pipeline: closing sink: %w", err))
 			}
 		}
+		p.stopEmits()
 		p.closeErr = errors.Join(errs...)
 	})
 	return p.closeErr
@@ -341,7 +364,7 @@ func (p *Processor) apply(topic string, msg *message.Message) error {
 	}
 	turn := t.takeTurn()
 	t.mu.Unlock()
-	p.emitInTurn(msg.Context(), t, out, turn)
+	p.emitInTurn(p.emitCtx, t, out, turn)
 	return nil
 }
 
@@ -462,7 +485,7 @@ func (p *Processor) PartitionRevoked(ctx context.Context, topic string, partitio
 // ([EndReporter]) — whose source has said since the last message that it
 // has nothing more, takes the wall clock (minus OutOfOrderness) as its
 // watermark. A task that is merely not receiving holds its watermark.
-func (p *Processor) tick(ctx context.Context) {
+func (p *Processor) tick() {
 	now := p.cfg.Clock.Now()
 	for _, t := range p.taskList() {
 		var out outputs
@@ -484,7 +507,7 @@ func (p *Processor) tick(ctx context.Context) {
 		}
 		turn := t.takeTurn()
 		t.mu.Unlock()
-		p.emitInTurn(ctx, t, out, turn)
+		p.emitInTurn(p.emitCtx, t, out, turn)
 	}
 	p.live.publishDue()
 }

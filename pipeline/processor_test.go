@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -434,4 +435,44 @@ func TestProcessorLateEventsAreStillDetected(t *testing.T) {
 	assert.Equal(t, 5.0, got.Value, "the fifth failed login fires it")
 	assert.Equal(t, t0.Add(time.Minute+4*time.Second), got.LastSeen.UTC())
 	h.close()
+}
+
+// Close is bounded even when a sink blocks: an InfluxDB sink whose server
+// is unreachable and whose buffer is full holds the handler in its
+// backpressure wait; Close waits CloseTimeout for it, cancels the write,
+// and returns with an error naming what was not written. (goleak checks,
+// in TestMain, that nothing is left running.)
+func TestProcessorCloseIsBoundedWithABlockedSink(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	influx, err := sink.NewInflux(sink.InfluxConfig{URL: dead, Bucket: "rdr", MaxPending: 2, BatchSize: 1,
+		RetryInterval: 10 * time.Millisecond, MaxRetryInterval: 50 * time.Millisecond, CloseTimeout: 200 * time.Millisecond})
+	require.NoError(t, err)
+	h := newHarness(t, pipeline.Config{Sinks: []sink.Sink{influx}, CloseTimeout: 300 * time.Millisecond})
+	// Each message fires the window before it: one window, then the sink's
+	// two-point buffer is full and the next write waits.
+	sent := make(chan struct{})
+	go func() { // Publish waits for the handler, which will block
+		defer close(sent)
+		for i := range 4 {
+			if h.pubsub.Publish(pipeline.DefaultTopic, message.NewMessage(watermill.NewUUID(), []byte(event(time.Duration(i)*2*time.Second, "login", "a")))) != nil {
+				return
+			}
+		}
+	}()
+	require.Eventually(t, func() bool { return influx.Health().Blocked > 0 }, 10*time.Second, time.Millisecond, "the sink blocks: %+v", influx.Health())
+	start := time.Now()
+	err = h.proc.Close()
+	took := time.Since(start)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "in-flight messages not done after 300ms: sink writes cancelled")
+	assert.Contains(t, err.Error(), "points not written")
+	assert.Less(t, took, 20*time.Second, "Close returned (it used to wait for the sink for ever)")
+	t.Logf("Close returned in %s: %v", took.Round(time.Millisecond), err)
+	assert.Positive(t, h.proc.Stats().SinkErrors)
+	<-h.done
+	require.NoError(t, h.pubsub.Close()) // the publisher still waiting gives up
+	<-sent
 }

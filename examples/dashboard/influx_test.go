@@ -108,8 +108,10 @@ func TestReplayMatchesLive(t *testing.T) {
 	for i := 0; i < n; i += 4000 {
 		_, _, _ = postRetrying(t, base, []byte(strings.Join(lines[i:min(i+4000, n)], "\n")))
 	}
-	waitFor(t, func() bool {
+	waitUntil(t, time.Minute, func() bool {
 		return metricValue(t, base, "rdr_events_in_total") == float64(valid) && historyTotal(t, base, from, from.Add(time.Hour)) == float64(valid)
+	}, func() string {
+		return fmt.Sprintf("%v applied, history %v, of %d", metricValue(t, base, "rdr_events_in_total"), historyTotal(t, base, from, from.Add(time.Hour)), valid)
 	})
 	assert.Zero(t, metricValue(t, base, "rdr_events_late_total"))
 	stop()

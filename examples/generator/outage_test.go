@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -174,7 +175,7 @@ func TestBrokerOutagesLoseNothing(t *testing.T) {
 		"-X", "queue.buffering.max.messages=2000000", "-X", "queue.buffering.max.kbytes=2097152")
 	stdin, err := kcat.StdinPipe()
 	require.NoError(t, err)
-	var kcatErr strings.Builder
+	var kcatErr lockedBuffer
 	kcat.Stderr = &kcatErr
 	require.NoError(t, kcat.Start())
 
@@ -217,7 +218,9 @@ func TestBrokerOutagesLoseNothing(t *testing.T) {
 			w.WriteByte('\n')
 			valid++
 		}
-		require.NoError(t, w.Flush(), "kcat: %s", kcatErr.String())
+		if err := w.Flush(); err != nil {
+			t.Fatalf("writing to kcat: %v; kcat: %s", err, kcatErr.String())
+		}
 		switch {
 		case !froze && elapsed > 10*time.Second:
 			froze = true
@@ -298,4 +301,23 @@ func TestBrokerOutagesLoseNothing(t *testing.T) {
 	// A record re-read after the rebalance is dead-lettered again: at
 	// least every invalid one, never fewer.
 	assert.GreaterOrEqual(t, health.DeadLetters, float64(invalid))
+}
+
+// lockedBuffer is a strings.Builder safe for concurrent use (a process
+// writes it while the test may read it).
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
