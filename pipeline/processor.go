@@ -79,7 +79,7 @@ type Processor struct {
 	tasks   map[taskKey]*task
 
 	emitCtx   context.Context    // sink writes; cancelled when Close stops waiting for them
-	stopEmits context.CancelFunc //
+	stopEmits context.CancelFunc // cancels emitCtx
 	inflight  sync.WaitGroup     // handlers, ticks and checkpoints in progress
 	drainMu   sync.RWMutex       // orders inflight.Add (read-locked) before shutdown's Wait
 	draining  atomic.Bool

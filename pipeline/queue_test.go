@@ -127,3 +127,29 @@ func TestQueueClose(t *testing.T) {
 	require.ErrorIs(t, q.TryPublish("in", msgOf("x")), pipeline.ErrQueueClosed)
 	require.NoError(t, q.Close())
 }
+
+// BenchmarkQueue: one message published, delivered and acknowledged, as
+// the embedded input does for each POST /api/events.
+func BenchmarkQueue(b *testing.B) {
+	q, err := pipeline.NewQueue(pipeline.QueueConfig{})
+	require.NoError(b, err)
+	defer q.Close()
+	ch, err := q.Subscribe(context.Background(), "in")
+	require.NoError(b, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range b.N {
+			(<-ch).Ack()
+		}
+	}()
+	payload := []byte(event(0, "login", "a"))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := q.Publish("in", message.NewMessage("id", payload)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+}
