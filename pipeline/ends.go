@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -36,9 +38,11 @@ type EndReporter interface {
 // endWatch keeps the high-water marks of a KafkaSubscriber's partitions
 // fresh: sarama updates a claim's high-water mark only from fetch
 // responses, and says nothing of how old it is, so a fetch that hangs on
-// a frozen broker leaves the last one standing. endWatch asks the broker
-// (ListOffsets, latest) for every held partition every interval, on its
-// own client, and keeps each answer with when it was asked.
+// a frozen broker leaves the last one standing. endWatch asks the brokers
+// (ListOffsets, latest: one request per leader for all its partitions,
+// which sarama's Client.GetOffset cannot do) for every held partition
+// every interval, on its own client, and keeps each answer with when it
+// was asked.
 //
 // After the broker was out of reach (a question failed), no partition is
 // at its end until grace has passed since the broker answered again:
@@ -89,29 +93,78 @@ func (w *endWatch) run(ctx context.Context, client sarama.Client, topic string, 
 			return
 		case <-t.C:
 		}
-		for _, p := range held() {
-			asked := time.Now()
-			hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-			if ctx.Err() != nil {
-				return
-			}
-			w.mu.Lock()
-			wasFailing := w.failing
-			if err != nil {
-				w.failing = true
-			} else {
-				if wasFailing {
-					w.failing, w.recovered = false, time.Now()
-				}
-				w.ends[p] = endAnswer{hwm, asked}
-			}
-			w.mu.Unlock()
-			switch {
-			case err != nil && !wasFailing:
-				logger.Info("kafka subscriber: cannot ask the partition's end; watermarks hold", watermill.LogFields{"topic": topic, "partition": p, "err": err.Error()})
-			case err == nil && wasFailing:
-				logger.Info("kafka subscriber: the broker answers again; watermarks hold for the outage grace", watermill.LogFields{"topic": topic, "grace": w.grace.String()})
+		parts := held()
+		if len(parts) == 0 {
+			continue
+		}
+		asked := time.Now()
+		hwms, err := highWaterMarks(client, topic, parts)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil { // the leaders may have moved: ask again with fresh metadata
+			if rerr := client.RefreshMetadata(topic); rerr == nil {
+				asked = time.Now()
+				hwms, err = highWaterMarks(client, topic, parts)
 			}
 		}
+		w.mu.Lock()
+		wasFailing := w.failing
+		if err != nil {
+			w.failing = true
+		} else {
+			if wasFailing {
+				w.failing, w.recovered = false, time.Now()
+			}
+			for p, hwm := range hwms {
+				w.ends[p] = endAnswer{hwm, asked}
+			}
+		}
+		w.mu.Unlock()
+		switch {
+		case err != nil && !wasFailing:
+			logger.Info("kafka subscriber: cannot ask the partitions' ends; watermarks hold", watermill.LogFields{"topic": topic, "err": err.Error()})
+		case err == nil && wasFailing:
+			logger.Info("kafka subscriber: the broker answers again; watermarks hold for the outage grace", watermill.LogFields{"topic": topic, "grace": w.grace.String()})
+		}
 	}
+}
+
+// highWaterMarks asks each partition's leader for the partitions' latest
+// offsets, one ListOffsets request per leader. Any failure fails the whole
+// answer: a partition without one must not be taken as idle.
+func highWaterMarks(client sarama.Client, topic string, parts []int32) (map[int32]int64, error) {
+	byLeader := map[*sarama.Broker][]int32{}
+	for _, p := range parts {
+		b, err := client.Leader(topic, p)
+		if err != nil {
+			return nil, fmt.Errorf("leader of %s/%d: %w", topic, p, err)
+		}
+		byLeader[b] = append(byLeader[b], p)
+	}
+	out := make(map[int32]int64, len(parts))
+	for b, ps := range byLeader {
+		req := sarama.NewOffsetRequest(client.Config().Version)
+		for _, p := range ps {
+			req.AddBlock(topic, p, sarama.OffsetNewest, 1)
+		}
+		resp, err := b.GetAvailableOffsets(req)
+		if err != nil {
+			_ = b.Close() // as sarama's GetOffset does: the next Leader call reconnects
+			return nil, fmt.Errorf("offsets from broker %d: %w", b.ID(), err)
+		}
+		for _, p := range ps {
+			block := resp.GetBlock(topic, p)
+			switch {
+			case block == nil:
+				return nil, fmt.Errorf("offsets of %s/%d: %w", topic, p, sarama.ErrIncompleteResponse)
+			case !errors.Is(block.Err, sarama.ErrNoError):
+				return nil, fmt.Errorf("offsets of %s/%d: %w", topic, p, block.Err)
+			case len(block.Offsets) != 1:
+				return nil, fmt.Errorf("offsets of %s/%d: %d offsets in the answer", topic, p, len(block.Offsets))
+			}
+			out[p] = block.Offsets[0]
+		}
+	}
+	return out, nil
 }
