@@ -143,12 +143,7 @@ func (q *Queue) PublishContext(ctx context.Context, topic string, msgs ...*messa
 	if n > q.maxBytes {
 		return fmt.Errorf("pipeline: %d bytes do not fit in a queue of %d bytes", n, q.maxBytes)
 	}
-	stop := context.AfterFunc(ctx, func() {
-		q.mu.Lock()
-		q.room.Broadcast()
-		q.mu.Unlock()
-	})
-	defer stop()
+	defer q.wakeOnDone(ctx)()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for !q.closed && q.bytes+n > q.maxBytes && ctx.Err() == nil {
@@ -162,6 +157,16 @@ func (q *Queue) PublishContext(ctx context.Context, topic string, msgs ...*messa
 	}
 	q.appendLocked(topic, msgs, n)
 	return nil
+}
+
+// wakeOnDone wakes the queue's waiters when ctx ends, so that one waiting
+// for ctx sees it; call the function it returns when done waiting.
+func (q *Queue) wakeOnDone(ctx context.Context) func() bool {
+	return context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.room.Broadcast()
+		q.mu.Unlock()
+	})
 }
 
 // QueueStats is what a Queue holds now.
@@ -185,12 +190,7 @@ func (q *Queue) Stats() QueueStats {
 // Drain waits until every message published has been acknowledged, or
 // until ctx ends or the queue closes.
 func (q *Queue) Drain(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		q.mu.Lock()
-		q.room.Broadcast()
-		q.mu.Unlock()
-	})
-	defer stop()
+	defer q.wakeOnDone(ctx)()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {

@@ -253,21 +253,9 @@ EOF
   kafka_java kafka.tools.StorageTool format --cluster-id="$cluster_id" -c "$KAFKA_DIR/server.properties" \
     >"$KAFKA_DIR/logs/format.log" 2>&1 || fail_start kafka /dev/null "$KAFKA_DIR/logs/format.log"
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$port (controller :$cport)"
-  # shellcheck disable=SC2086
-  spawn "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/stdout.log" \
-    java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
-    -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
-    -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties"
   echo "$port" >"$KAFKA_DIR/port"
   echo "$cport" >"$KAFKA_DIR/controller_port"
-  local deadline=$(( $(date +%s) + TIMEOUT ))
-  until grep -q 'Kafka Server started' "$KAFKA_DIR/logs/server.log" 2>/dev/null && port_open "$port"; do
-    kafka_running || { log "kafka exited during start"; fail_start kafka "$KAFKA_DIR/kafka.pid" \
-      "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
-    [ "$(date +%s)" -lt "$deadline" ] || { log "kafka: timeout after ${TIMEOUT}s"; fail_start kafka \
-      "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
-    sleep 0.2
-  done
+  kafka_run "$port" start
   # Ready means the metadata path answers: create the default topics (in parallel: one JVM each).
   local spec pids=() failed=0 i=0
   for spec in $KAFKA_TOPICS; do
@@ -283,6 +271,25 @@ EOF
   log "kafka ready on 127.0.0.1:$port in $(since "$t0")s (pid $(cat "$KAFKA_DIR/kafka.pid"), topics: $KAFKA_TOPICS)"
 }
 
+# kafka_run PORT WHAT: runs the broker on $KAFKA_DIR's config and waits until it serves on PORT
+# (WHAT, start or restart, names the step in errors).
+kafka_run() {
+  local port=$1 what=$2
+  # shellcheck disable=SC2086
+  spawn "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/stdout.log" \
+    java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
+    -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
+    -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+  local deadline=$(( $(date +%s) + TIMEOUT ))
+  until grep -q 'Kafka Server started' "$KAFKA_DIR/logs/server.log" 2>/dev/null && port_open "$port"; do
+    kafka_running || { log "kafka exited during $what"; fail_start kafka "$KAFKA_DIR/kafka.pid" \
+      "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
+    [ "$(date +%s)" -lt "$deadline" ] || { log "kafka: $what timeout after ${TIMEOUT}s"; fail_start kafka \
+      "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
+    sleep 0.2
+  done
+}
+
 # kafka_restart: a broker crash and restart: SIGKILL, then the same command on the same
 # config, ports and data, waiting until it serves again.
 kafka_restart() {
@@ -294,19 +301,7 @@ kafka_restart() {
   kill -KILL "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   mv "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/server.log.$(date +%s%N)" 2>/dev/null || true
-  # shellcheck disable=SC2086
-  spawn "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/stdout.log" \
-    java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS \
-    -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" -Dkafka.logs.dir="$KAFKA_DIR/logs" \
-    -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties"
-  local deadline=$(( $(date +%s) + TIMEOUT ))
-  until grep -q 'Kafka Server started' "$KAFKA_DIR/logs/server.log" 2>/dev/null && port_open "$port"; do
-    kafka_running || { log "kafka exited during restart"; fail_start kafka "$KAFKA_DIR/kafka.pid" \
-      "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
-    [ "$(date +%s)" -lt "$deadline" ] || { log "kafka: restart timeout after ${TIMEOUT}s"; fail_start kafka \
-      "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/logs/server.log" "$KAFKA_DIR/logs/stdout.log"; }
-    sleep 0.2
-  done
+  kafka_run "$port" restart
   log "kafka restarted on 127.0.0.1:$port in $(since "$t0")s (pid $(cat "$KAFKA_DIR/kafka.pid"))"
 }
 
