@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
+
+	"github.com/rdr-go/rdr/internal/wire"
 )
 
 // encodingVersion is the first byte of every encoded Set.
@@ -317,27 +319,27 @@ func appendTopK[K comparable](b []byte, t *TopK[K], compare func(a, b K) int, ap
 // event types and the top-K summaries (at most MaxEncodedEventTypes and
 // 2 × MaxTopKCapacity entries; a test decodes that worst case).
 func (s *Set) UnmarshalBinary(data []byte) error {
-	d := decoder{data: data}
+	d := newDecoder(data, ErrCorrupt)
 	s.decode(&d)
-	if d.err != nil {
+	if d.Err != nil {
 		s.Reset()
-		return d.err
+		return d.Err
 	}
 	return nil
 }
 
 func (s *Set) decode(d *decoder) {
 	flags, total := s.decodeHead(d, encodingVersion, flagSpan|flagSketch)
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	s.dropTables()
 	s.decodeTypes(d, total, true)
 	s.decodeDistinct(d, flags&flagSketch != 0, total)
-	decodeTopK(d, &topUsersLabels, &s.topUsers, total, d.string, strings.Compare)
+	decodeTopK(d, &topUsersLabels, &s.topUsers, total, d.String, strings.Compare)
 	decodeTopK(d, &topIPsLabels, &s.topIPs, total, d.addr, netip.Addr.Compare)
-	if d.err == nil && d.rest() != 0 {
-		d.fail(d.off, "%d bytes after the end", d.rest())
+	if d.Err == nil && d.Rest() != 0 {
+		d.Fail(d.Off, "%d bytes after the end", d.Rest())
 	}
 }
 
@@ -346,24 +348,24 @@ func (s *Set) decode(d *decoder) {
 // then reads the span, the total and the severities. It returns the flags
 // and the total.
 func (s *Set) decodeHead(d *decoder, version, known byte) (flags byte, total uint64) {
-	if len(d.data) == 0 {
-		d.fail(0, "empty input")
+	if len(d.Data) == 0 {
+		d.Fail(0, "empty input")
 		return 0, 0
 	}
-	if v := d.byte("version"); v != version {
-		d.fail(0, "unsupported version %d (this build reads version %d)", v, version)
+	if v := d.Byte("version"); v != version {
+		d.Fail(0, "unsupported version %d (this build reads version %d)", v, version)
 		return 0, 0
 	}
-	flags = d.byte("flags")
+	flags = d.Byte("flags")
 	if flags&^known != 0 {
-		d.fail(1, "unknown flags %#02x", flags)
+		d.Fail(1, "unknown flags %#02x", flags)
 		return 0, 0
 	}
 	var cfg SetConfig
 	cfg.TopN = d.intIn("TopN", 1, MaxTopN)
 	cfg.TopKCapacity = d.intIn("TopKCapacity", max(cfg.TopN, 1), MaxTopKCapacity)
 	cfg.DistinctThreshold = d.intIn("DistinctThreshold", 1, MaxDistinctThreshold)
-	if d.err != nil {
+	if d.Err != nil {
 		return 0, 0
 	}
 	s.Reset()
@@ -374,25 +376,25 @@ func (s *Set) decodeHead(d *decoder, version, known byte) (flags byte, total uin
 	}
 
 	if flags&flagSpan != 0 {
-		at := d.off
+		at := d.Off
 		start, end := d.time("span start", "span start seconds", "span start nanoseconds"),
 			d.time("span end", "span end seconds", "span end nanoseconds")
-		if d.err == nil && !end.After(start) {
-			d.fail(at, "span end %s is not after start %s", end.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano))
+		if d.Err == nil && !end.After(start) {
+			d.Fail(at, "span end %s is not after start %s", end.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano))
 		}
 		s.rate.start, s.rate.end = start, end
 	}
-	at := d.off
-	total = d.uvarint("total events")
+	at := d.Off
+	total = d.Uvarint("total events")
 	s.rate.events.n = total
 	var sum, carry uint64
 	for i := range s.severity {
-		n := d.uvarint("bySeverity")
+		n := d.Uvarint("bySeverity")
 		s.severity[i] = n
 		sum, carry = bits.Add64(sum, n, carry)
 	}
-	if d.err == nil && (carry != 0 || sum != total) {
-		d.fail(at, "bySeverity does not sum to the total, %d", total)
+	if d.Err == nil && (carry != 0 || sum != total) {
+		d.Fail(at, "bySeverity does not sum to the total, %d", total)
 	}
 	return flags, total
 }
@@ -401,39 +403,39 @@ func (s *Set) decodeHead(d *decoder, version, known byte) (flags byte, total uin
 // strictly ascending order when sorted (the partial encoding), in any order
 // without repeats otherwise (the state, which keeps the table's order).
 func (s *Set) decodeTypes(d *decoder, total uint64, sorted bool) {
-	at := d.off
-	n := d.count("event types", MaxEncodedEventTypes, 2)
+	at := d.Off
+	n := d.Count("event types", MaxEncodedEventTypes, 2)
 	s.types.reserve(n)
 	var prev string
 	var sum, carry uint64
-	for i := 0; i < n && d.err == nil; i++ {
-		at := d.off
-		key := d.string("event type")
-		c := d.uvarint("event type count")
+	for i := 0; i < n && d.Err == nil; i++ {
+		at := d.Off
+		key := d.String("event type")
+		c := d.Uvarint("event type count")
 		switch {
-		case d.err != nil:
+		case d.Err != nil:
 			return
 		case sorted && i > 0 && key <= prev:
-			d.fail(at, "event types not in strictly ascending order: %q after %q", key, prev)
+			d.Fail(at, "event types not in strictly ascending order: %q after %q", key, prev)
 			return
 		case !sorted && s.types.has(key):
-			d.fail(at, "event type %q appears twice", key)
+			d.Fail(at, "event type %q appears twice", key)
 			return
 		case c == 0:
-			d.fail(at, "event type %q has count 0", key)
+			d.Fail(at, "event type %q has count 0", key)
 			return
 		}
 		sum, carry = bits.Add64(sum, c, carry)
 		s.types.insert(key, userState{count: c})
 		prev = key
 	}
-	if d.err == nil && (carry != 0 || sum != total) {
-		d.fail(at, "event type counts do not sum to the total, %d", total)
+	if d.Err == nil && (carry != 0 || sum != total) {
+		d.Fail(at, "event type counts do not sum to the total, %d", total)
 	}
 }
 
 func (s *Set) decodeDistinct(d *decoder, sketch bool, total uint64) {
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	dist := &s.activeUsers
@@ -441,23 +443,23 @@ func (s *Set) decodeDistinct(d *decoder, sketch bool, total uint64) {
 		s.decodeSketch(d)
 		return
 	}
-	at := d.off
-	n := d.count("distinct users", uint64(s.cfg.DistinctThreshold), 8)
-	if d.err == nil && uint64(n) > total {
-		d.fail(at, "%d distinct users, more than the %d events", n, total)
+	at := d.Off
+	n := d.Count("distinct users", uint64(s.cfg.DistinctThreshold), 8)
+	if d.Err == nil && uint64(n) > total {
+		d.Fail(at, "%d distinct users, more than the %d events", n, total)
 	}
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	if dist.exact == nil {
 		dist.exact = make(map[uint64]struct{}, n)
 	}
-	hashes := d.take(8*n, "distinct user hashes")
+	hashes := d.Take(uint64(8*n), "distinct user hashes")
 	var prev uint64
 	for i := range n {
 		h := binary.LittleEndian.Uint64(hashes[8*i:])
 		if i > 0 && h <= prev {
-			d.fail(at, "distinct user hashes not in strictly ascending order (hash %d)", i)
+			d.Fail(at, "distinct user hashes not in strictly ascending order (hash %d)", i)
 			return
 		}
 		dist.exact[h] = struct{}{}
@@ -476,14 +478,14 @@ var (
 
 // decodeSketch reads a sketch written by appendSketch into s.activeUsers.
 func (s *Set) decodeSketch(d *decoder) {
-	at := d.off
-	base := d.byte("distinct users sketch base")
-	packed := d.take(hllRegs/2, "distinct users sketch registers")
-	if d.err != nil {
+	at := d.Off
+	base := d.Byte("distinct users sketch base")
+	packed := d.Take(hllRegs/2, "distinct users sketch registers")
+	if d.Err != nil {
 		return
 	}
 	if base > hllMaxReg {
-		d.fail(at, "distinct users sketch: base %d above %d", base, hllMaxReg)
+		d.Fail(at, "distinct users sketch: base %d above %d", base, hllMaxReg)
 		return
 	}
 	// The sketch's own encoding (version 2, dense), for it to validate.
@@ -499,7 +501,7 @@ func (s *Set) decodeSketch(d *decoder) {
 		escapes += int(hi/hllEscape + lo/hllEscape)
 	}
 	if minNibble != 0 {
-		d.fail(at, "distinct users sketch: base %d is not the smallest register", base)
+		d.Fail(at, "distinct users sketch: base %d is not the smallest register", base)
 		return
 	}
 	for i := 0; escapes > 0; i++ { // the registers whose nibble is 15, in order
@@ -507,12 +509,12 @@ func (s *Set) decodeSketch(d *decoder) {
 			continue
 		}
 		escapes--
-		full := d.byte("distinct users sketch register")
-		if d.err != nil {
+		full := d.Byte("distinct users sketch register")
+		if d.Err != nil {
 			return
 		}
 		if full < base+hllEscape || full > hllMaxReg {
-			d.fail(d.off-1, "distinct users sketch: register %d escaped with %d, want %d to %d", i, full, base+hllEscape, hllMaxReg)
+			d.Fail(d.Off-1, "distinct users sketch: register %d escaped with %d, want %d to %d", i, full, base+hllEscape, hllMaxReg)
 			return
 		}
 		regs[i] = full
@@ -522,7 +524,7 @@ func (s *Set) decodeSketch(d *decoder) {
 		dist.sketch = new(hyperloglog.Sketch)
 	}
 	if err := dist.sketch.UnmarshalBinary(buf); err != nil {
-		d.fail(at, "distinct users sketch: %v", err)
+		d.Fail(at, "distinct users sketch: %v", err)
 		return
 	}
 	dist.approx = true
@@ -531,34 +533,34 @@ func (s *Set) decodeSketch(d *decoder) {
 // decodeTopK reads a summary written by appendTopK into t, whose capacity
 // is the decoded TopKCapacity.
 func decodeTopK[K comparable](d *decoder, l *topKLabels, t *TopK[K], total uint64, key func(string) K, compare func(a, b K) int) {
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	what := l.name
-	at := d.off
-	sum := d.uvarint(l.total)
-	if d.err == nil && sum > total {
-		d.fail(at, "%s: total %d exceeds the %d events", what, sum, total)
+	at := d.Off
+	sum := d.Uvarint(l.total)
+	if d.Err == nil && sum > total {
+		d.Fail(at, "%s: total %d exceeds the %d events", what, sum, total)
 	}
-	n := d.count(what, uint64(t.Capacity()), 3)
+	n := d.Count(what, uint64(t.Capacity()), 3)
 	items := slices.Grow(t.scratch[:0], n)
-	for i := 0; i < n && d.err == nil; i++ {
-		at := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		at := d.Off
 		it := Item[K]{Key: key(l.key)}
-		it.Count = d.uvarint(l.count)
-		it.Error = d.uvarint(l.err)
+		it.Count = d.Uvarint(l.count)
+		it.Error = d.Uvarint(l.err)
 		switch {
-		case d.err != nil:
+		case d.Err != nil:
 		case it.Count == 0 || it.Count > sum:
-			d.fail(at, "%s: count %d outside 1 to the summary's total, %d", what, it.Count, sum)
+			d.Fail(at, "%s: count %d outside 1 to the summary's total, %d", what, it.Count, sum)
 		case it.Error > it.Count:
-			d.fail(at, "%s: error %d exceeds count %d", what, it.Error, it.Count)
+			d.Fail(at, "%s: error %d exceeds count %d", what, it.Error, it.Count)
 		case i > 0 && !(it.Count < items[i-1].Count || it.Count == items[i-1].Count && compare(items[i-1].Key, it.Key) < 0):
-			d.fail(at, "%s: entries not ordered by count descending, then key ascending", what)
+			d.Fail(at, "%s: entries not ordered by count descending, then key ascending", what)
 		}
 		items = append(items, it)
 	}
-	if d.err == nil {
+	if d.Err == nil {
 		if len(t.index) == 0 && n > 1024 { // init sized it for 1024 keys
 			t.index = make(map[K]int32, n)
 		}
@@ -570,87 +572,29 @@ func decodeTopK[K comparable](d *decoder, l *topKLabels, t *TopK[K], total uint6
 	t.scratch = items[:0]
 }
 
-// decoder reads an encoded Set or a Set's state. The first error sticks:
-// later reads return zero values, so decoding code checks d.err only where
-// it must stop.
-type decoder struct {
-	data    []byte
-	off     int
-	err     error
-	invalid error // the sentinel errors wrap: ErrCorrupt if nil
+// decoder reads an encoded Set or a Set's state: a wire.Reader whose
+// errors wrap ErrCorrupt (partials) or ErrInvalidState (state).
+type decoder struct{ wire.Reader }
+
+// newDecoder returns a decoder of data whose errors wrap invalid
+// (ErrCorrupt or ErrInvalidState).
+func newDecoder(data []byte, invalid error) decoder {
+	f := corrupt // package-level functions: no closure to allocate per decode
+	if invalid == ErrInvalidState {
+		f = invalidState
+	}
+	return decoder{wire.Reader{Data: data, Invalid: f}}
 }
 
-func (d *decoder) fail(at int, format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s (at byte %d)", cmp.Or(d.invalid, ErrCorrupt), fmt.Sprintf(format, args...), at)
-	}
-}
-
-func (d *decoder) rest() int { return len(d.data) - d.off }
-
-func (d *decoder) byte(what string) byte {
-	if d.err != nil {
-		return 0
-	}
-	if d.rest() == 0 {
-		d.fail(d.off, "%s: truncated", what)
-		return 0
-	}
-	d.off++
-	return d.data[d.off-1]
-}
-
-// take returns the next n bytes, or nil when fewer are left.
-func (d *decoder) take(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > d.rest() {
-		d.fail(d.off, "%s: truncated (%d bytes needed, %d left)", what, n, d.rest())
-		return nil
-	}
-	b := d.data[d.off : d.off+n : d.off+n]
-	d.off += n
-	return b
-}
-
-func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
-
-func (d *decoder) uvarint(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.data[d.off:])
-	switch {
-	case n == 0:
-		d.fail(d.off, "%s: truncated", what)
-	case n < 0:
-		d.fail(d.off, "%s: varint overflows 64 bits", what)
-	case n != uvarintLen(v):
-		d.fail(d.off, "%s: varint not minimally encoded", what)
-	default:
-		d.off += n
-		return v
-	}
-	return 0
-}
-
-// varint reads a signed (zigzag) varint; minimal like every uvarint.
-func (d *decoder) varint(what string) int64 {
-	u := d.uvarint(what)
-	v := int64(u >> 1)
-	if u&1 != 0 {
-		v = ^v
-	}
-	return v
-}
+func corrupt(msg string) error      { return fmt.Errorf("%w: %s", ErrCorrupt, msg) }
+func invalidState(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidState, msg) }
 
 // intIn reads a varint that must lie in [lo, hi].
 func (d *decoder) intIn(what string, lo, hi int) int {
-	at := d.off
-	v := d.uvarint(what)
-	if d.err == nil && (v < uint64(lo) || v > uint64(hi)) {
-		d.fail(at, "%s %d outside %d to %d", what, v, lo, hi)
+	at := d.Off
+	v := d.Uvarint(what)
+	if d.Err == nil && (v < uint64(lo) || v > uint64(hi)) {
+		d.Fail(at, "%s %d outside %d to %d", what, v, lo, hi)
 		return 0
 	}
 	return int(v)
@@ -660,61 +604,52 @@ func (d *decoder) intIn(what string, lo, hi int) int {
 // minBytes, and checks that they can fit in the bytes left: nothing is
 // allocated for entries the input cannot hold.
 func (d *decoder) count(what string, limit uint64, minBytes int) int {
-	at := d.off
-	n := d.uvarint(what)
+	at := d.Off
+	n := d.Uvarint(what)
 	switch {
-	case d.err != nil:
+	case d.Err != nil:
 		return 0
 	case n > limit:
-		d.fail(at, "%s: %d entries, at most %d allowed", what, n, limit)
+		d.Fail(at, "%s: %d entries, at most %d allowed", what, n, limit)
 		return 0
-	case n*uint64(minBytes) > uint64(d.rest()):
-		d.fail(at, "%s: truncated (%d entries cannot fit in %d bytes)", what, n, d.rest())
+	case n*uint64(minBytes) > uint64(d.Rest()):
+		d.Fail(at, "%s: truncated (%d entries cannot fit in %d bytes)", what, n, d.Rest())
 		return 0
 	}
 	return int(n)
 }
 
-func (d *decoder) string(what string) string {
-	at := d.off
-	n := d.uvarint(what)
-	if d.err == nil && n > uint64(d.rest()) {
-		d.fail(at, "%s: truncated (%d bytes needed, %d left)", what, n, d.rest())
-	}
-	return string(d.take(int(min(n, uint64(d.rest()))), what))
-}
-
 func (d *decoder) addr(what string) netip.Addr {
-	at := d.off
-	n := d.uvarint(what)
-	if d.err == nil && n != 4 && n < 16 {
-		d.fail(at, "%s: a %d-byte address (want 4, or 16 and a zone)", what, n)
+	at := d.Off
+	n := d.Uvarint(what)
+	if d.Err == nil && n != 4 && n < 16 {
+		d.Fail(at, "%s: a %d-byte address (want 4, or 16 and a zone)", what, n)
 	}
-	if d.err == nil && n > uint64(d.rest()) {
-		d.fail(at, "%s: truncated (%d bytes needed, %d left)", what, n, d.rest())
+	if d.Err == nil && n > uint64(d.Rest()) {
+		d.Fail(at, "%s: truncated (%d bytes needed, %d left)", what, n, d.Rest())
 	}
-	b := d.take(int(min(n, uint64(d.rest()))), what)
+	b := d.Take(n, what)
 	var a netip.Addr
-	if d.err == nil {
+	if d.Err == nil {
 		if err := a.UnmarshalBinary(b); err != nil {
-			d.fail(at, "%s: %v", what, err)
+			d.Fail(at, "%s: %v", what, err)
 		}
 	}
 	return a
 }
 
 func (d *decoder) time(what, whatSec, whatNsec string) time.Time {
-	at := d.off
-	sec := d.varint(whatSec)
-	nsec := d.uvarint(whatNsec)
+	at := d.Off
+	sec := d.Varint(whatSec)
+	nsec := d.Uvarint(whatNsec)
 	switch {
-	case d.err != nil:
+	case d.Err != nil:
 		return time.Time{}
 	case sec < minSpanSec || sec > maxSpanSec:
-		d.fail(at, "%s: %d seconds lies outside the years 1 to 9999", what, sec)
+		d.Fail(at, "%s: %d seconds lies outside the years 1 to 9999", what, sec)
 		return time.Time{}
 	case nsec >= 1e9:
-		d.fail(at, "%s: %d nanoseconds, at most 999999999", what, nsec)
+		d.Fail(at, "%s: %d nanoseconds, at most 999999999", what, nsec)
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()

@@ -153,18 +153,18 @@ func appendTopKState[K comparable](b []byte, t *TopK[K], appendKey func([]byte, 
 // at least 4 bytes of input, and each of the per-IP table (about 60) at
 // least 6.
 func (s *Set) RestoreState(data []byte) error {
-	d := decoder{data: data, invalid: ErrInvalidState}
+	d := newDecoder(data, ErrInvalidState)
 	s.restore(&d)
-	if d.err != nil {
+	if d.Err != nil {
 		s.Reset()
-		return d.err
+		return d.Err
 	}
 	return nil
 }
 
 func (s *Set) restore(d *decoder) {
 	flags, total := s.decodeHead(d, stateVersion, flagSpan|flagSketch|flagCompact)
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	compact, sketch := flags&flagCompact != 0, flags&flagSketch != 0
@@ -172,7 +172,7 @@ func (s *Set) restore(d *decoder) {
 	if compact {
 		s.dropTables()
 		s.decodeDistinct(d, sketch, total)
-		decodeTopKState(d, &topUsersLabels, &s.topUsers, total, d.string, nil)
+		decodeTopKState(d, &topUsersLabels, &s.topUsers, total, d.String, nil)
 		decodeTopKState(d, &topIPsLabels, &s.topIPs, total, d.addr, nil)
 	} else {
 		s.decodeUsers(d, total)
@@ -182,85 +182,85 @@ func (s *Set) restore(d *decoder) {
 		} else {
 			s.userHashes(d)
 		}
-		decodeTopKState(d, &topUsersLabels, &s.topUsers, total, d.string, s.userKey)
+		decodeTopKState(d, &topUsersLabels, &s.topUsers, total, d.String, s.userKey)
 		decodeTopKState(d, &topIPsLabels, &s.topIPs, total, d.addr, s.ipKey)
 	}
-	if d.err == nil && d.rest() != 0 {
-		d.fail(d.off, "%d bytes after the end", d.rest())
+	if d.Err == nil && d.Rest() != 0 {
+		d.Fail(d.Off, "%d bytes after the end", d.Rest())
 	}
 }
 
 func (s *Set) decodeUsers(d *decoder, total uint64) {
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
-	at := d.off
-	n := d.count("users", maxStateEntries, 4)
+	at := d.Off
+	n := d.Count("users", maxStateEntries, 4)
 	s.users.reserve(n)
 	var first int64
 	var sum, carry uint64
-	for i := 0; i < n && d.err == nil; i++ {
-		at := d.off
-		key := d.string("user ID")
-		c := d.uvarint("user count")
-		first += d.varint("user first seen")
-		seen := d.uvarint("user last seen")
+	for i := 0; i < n && d.Err == nil; i++ {
+		at := d.Off
+		key := d.String("user ID")
+		c := d.Uvarint("user count")
+		first += d.Varint("user first seen")
+		seen := d.Uvarint("user last seen")
 		switch {
-		case d.err != nil:
+		case d.Err != nil:
 			return
 		case c == 0:
-			d.fail(at, "user %q has count 0", key)
+			d.Fail(at, "user %q has count 0", key)
 			return
 		case seen > uint64(math.MaxInt64)-uint64(first): // last would pass MaxInt64
-			d.fail(at, "user %q: last seen overflows", key)
+			d.Fail(at, "user %q: last seen overflows", key)
 			return
 		case s.users.has(key):
-			d.fail(at, "user %q appears twice", key)
+			d.Fail(at, "user %q appears twice", key)
 			return
 		}
 		sum, carry = bits.Add64(sum, c, carry)
 		s.users.insert(key, userState{count: c, first: first, last: first + int64(seen)})
 	}
-	if d.err == nil && (carry != 0 || sum != total) {
-		d.fail(at, "user counts do not sum to the total, %d", total)
+	if d.Err == nil && (carry != 0 || sum != total) {
+		d.Fail(at, "user counts do not sum to the total, %d", total)
 	}
 }
 
 func (s *Set) decodeIPs(d *decoder, total uint64) {
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
-	at := d.off
-	n := d.count("IPs", maxStateEntries, 6)
+	at := d.Off
+	n := d.Count("IPs", maxStateEntries, 6)
 	s.ips.reserve(n)
 	var sum, carry uint64
-	for i := 0; i < n && d.err == nil; i++ {
-		at := d.off
+	for i := 0; i < n && d.Err == nil; i++ {
+		at := d.Off
 		a := d.addr("IP")
-		c := d.uvarint("IP count")
+		c := d.Uvarint("IP count")
 		switch {
-		case d.err != nil:
+		case d.Err != nil:
 			return
 		case c == 0:
-			d.fail(at, "IP %s has count 0", a)
+			d.Fail(at, "IP %s has count 0", a)
 			return
 		}
 		if _, dup := s.ips.find(a); dup {
-			d.fail(at, "IP %s appears twice", a)
+			d.Fail(at, "IP %s appears twice", a)
 			return
 		}
 		sum, carry = bits.Add64(sum, c, carry)
 		s.ips.add(a, c)
 	}
-	if d.err == nil && (carry != 0 || sum > total) {
-		d.fail(at, "IP counts sum to more than the total, %d", total)
+	if d.Err == nil && (carry != 0 || sum > total) {
+		d.Fail(at, "IP counts sum to more than the total, %d", total)
 	}
 }
 
 // userHashes makes the exact distinct users those of the users table, as
 // Add and Merge keep them while the Set is not compact.
 func (s *Set) userHashes(d *decoder) {
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	dist := &s.activeUsers
@@ -271,7 +271,7 @@ func (s *Set) userHashes(d *decoder) {
 		dist.exact[hashString(s.users.users[i].key)] = struct{}{}
 	}
 	if len(dist.exact) > dist.limit() {
-		d.fail(d.off, "%d distinct users, more than DistinctThreshold (%d), without a sketch", len(dist.exact), dist.limit())
+		d.Fail(d.Off, "%d distinct users, more than DistinctThreshold (%d), without a sketch", len(dist.exact), dist.limit())
 	}
 }
 
@@ -302,17 +302,17 @@ func (s *Set) ipKey(a netip.Addr, slot int32) (netip.Addr, bool) {
 // not nil, gives the per-key table's copy of each key and records the
 // key's slot there; a key it does not have is an error.
 func decodeTopKState[K comparable](d *decoder, l *topKLabels, t *TopK[K], total uint64, key func(string) K, table func(K, int32) (K, bool)) {
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	what := l.name
-	at := d.off
-	sum := d.uvarint(l.total)
-	if d.err == nil && sum > total {
-		d.fail(at, "%s: total %d exceeds the %d events", what, sum, total)
+	at := d.Off
+	sum := d.Uvarint(l.total)
+	if d.Err == nil && sum > total {
+		d.Fail(at, "%s: total %d exceeds the %d events", what, sum, total)
 	}
-	n := d.count(what, uint64(t.Capacity()), 4)
-	if d.err != nil {
+	n := d.Count(what, uint64(t.Capacity()), 4)
+	if d.Err != nil {
 		return
 	}
 	if len(t.index) == 0 && n > 1024 { // init sized it for 1024 keys
@@ -320,29 +320,29 @@ func decodeTopKState[K comparable](d *decoder, l *topKLabels, t *TopK[K], total 
 	}
 	t.slots, t.heap = slices.Grow(t.slots, n), slices.Grow(t.heap, n)
 	for i := range n {
-		at := d.off
+		at := d.Off
 		k := key(l.key)
-		count := d.uvarint(l.count)
-		e := d.uvarint(l.err)
-		if d.err != nil {
+		count := d.Uvarint(l.count)
+		e := d.Uvarint(l.err)
+		if d.Err != nil {
 			return
 		}
 		if _, dup := t.index[k]; dup {
-			d.fail(at, "%s: key %v appears twice", what, k)
+			d.Fail(at, "%s: key %v appears twice", what, k)
 			return
 		}
 		switch {
 		case count == 0 || count > sum:
-			d.fail(at, "%s: count %d outside 1 to the summary's total, %d", what, count, sum)
+			d.Fail(at, "%s: count %d outside 1 to the summary's total, %d", what, count, sum)
 			return
 		case e > count:
-			d.fail(at, "%s: error %d exceeds count %d", what, e, count)
+			d.Fail(at, "%s: error %d exceeds count %d", what, e, count)
 			return
 		}
 		if table != nil {
 			var ok bool
 			if k, ok = table(k, int32(i)); !ok {
-				d.fail(at, "%s: key %v is not in the table", what, k)
+				d.Fail(at, "%s: key %v is not in the table", what, k)
 				return
 			}
 		}
@@ -350,19 +350,19 @@ func decodeTopKState[K comparable](d *decoder, l *topKLabels, t *TopK[K], total 
 		t.index[k] = int32(i)
 	}
 	for i := range n {
-		at := d.off
-		id := d.uvarint(l.heap)
+		at := d.Off
+		id := d.Uvarint(l.heap)
 		switch {
-		case d.err != nil:
+		case d.Err != nil:
 			return
 		case id >= uint64(n):
-			d.fail(at, "%s: slot %d of %d", what, id, n)
+			d.Fail(at, "%s: slot %d of %d", what, id, n)
 			return
 		case t.slots[id].pos >= 0:
-			d.fail(at, "%s: slot %d appears twice", what, id)
+			d.Fail(at, "%s: slot %d appears twice", what, id)
 			return
 		case i > 0 && t.slots[t.heap[(i-1)/2]].count > t.slots[id].count:
-			d.fail(at, "%s: not a min-heap at position %d", what, i)
+			d.Fail(at, "%s: not a min-heap at position %d", what, i)
 			return
 		}
 		t.slots[id].pos = int32(i)

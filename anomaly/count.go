@@ -156,12 +156,12 @@ func (c *Count) AppendState(b []byte) ([]byte, error) {
 // RestoreState replaces the detector's state with one that AppendState
 // wrote, in a Count with the same window ([Snapshotter]).
 func (c *Count) RestoreState(data []byte) error {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	r.header(c.stateKind())
 	c.keys.restore(&r, func(r *stateReader, st *countState) {
 		st.head = r.delta("newest slot", c.refSlot())
 		for i := range st.n {
-			st.n[i] = uint32(r.uintMax("counter", math.MaxUint32))
+			st.n[i] = uint32(r.UintMax("counter", math.MaxUint32))
 		}
 	})
 	return r.finish(func() { c.keys = NewTable[countState](c.cfg.Window) })

@@ -179,15 +179,15 @@ func (d *Distinct) AppendState(b []byte) ([]byte, error) {
 // wrote, in a Distinct with the same field, window and MaxValues
 // ([Snapshotter]).
 func (d *Distinct) RestoreState(data []byte) error {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	r.header(d.stateKind())
-	seed := r.uint64("value seed")
+	seed := r.Uint64("value seed")
 	d.keys.restore(&r, func(r *stateReader, st *distinctState) {
 		st.latest = r.delta("latest time", d.keys.refTime())
 		st.vals = r.values(d.cfg.MaxValues, st.latest, nil)
 		for _, v := range st.vals {
 			if v.t > st.latest {
-				r.fail(r.off, "a value seen after the key's latest time")
+				r.Fail(r.Off, "a value seen after the key's latest time")
 			}
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/internal/wire"
 )
 
 // The start of an Engine's saved state.
@@ -106,7 +107,7 @@ func (e *Engine) AppendState(b []byte) ([]byte, error) {
 				return b[:b0], fmt.Errorf("anomaly: cannot save state: rule %q: detector: %w", r.Name, err)
 			}
 			n := len(b) - at
-			k := uvarintLen(uint64(n))
+			k := wire.UvarintLen(uint64(n))
 			b = append(b, make([]byte, k)...)
 			copy(b[at+k:], b[at:at+n])
 			binary.PutUvarint(b[at:], uint64(n))
@@ -286,41 +287,42 @@ func (e *Engine) readState(data []byte) (*engineState, error) {
 	if sum, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(data[len(body):]); sum != want {
 		return nil, invalidState("checksum mismatch: the state is truncated or altered (CRC-32C %08x, want %08x)", sum, want)
 	}
-	r := stateReader{data: body, off: header}
+	r := newStateReader(body)
+	r.Off = header
 	st := &engineState{rules: make([]ruleState, len(e.rules))}
-	at := r.off
-	st.now = r.varint("event time")
-	st.nextTick = r.varint("next tick")
+	at := r.Off
+	st.now = r.Varint("event time")
+	st.nextTick = r.Varint("next tick")
 	switch {
-	case r.err != nil:
+	case r.Err != nil:
 	case st.now < 0 || st.now > maxTime.UnixNano():
-		r.fail(at, "event time %d outside 1970 to 2242", st.now)
+		r.Fail(at, "event time %d outside 1970 to 2242", st.now)
 	case st.nextTick <= st.now && (st.now != 0 || st.nextTick != 0):
-		r.fail(at, "next tick %d not after the event time %d", st.nextTick, st.now)
+		r.Fail(at, "next tick %d not after the event time %d", st.nextTick, st.now)
 	}
 	byName := make(map[string]int, len(e.rules))
 	for i, r := range e.rules {
 		byName[r.Name] = i
 	}
-	n := r.count("rules", uint64(len(body)), 4)
+	n := r.Count("rules", uint64(len(body)), 4)
 	seen := make(map[string]bool, n)
 	for range n {
-		at := r.off
-		name := r.string("rule name")
-		if r.err == nil && seen[name] {
-			r.fail(at, "rule %q appears twice", name)
+		at := r.Off
+		name := r.String("rule name")
+		if r.Err == nil && seen[name] {
+			r.Fail(at, "rule %q appears twice", name)
 		}
 		seen[name] = true
-		kind := r.string("detector kind")
-		at = r.off
-		det := r.take(r.uvarint("detector state"), "detector state")
-		if r.err == nil && kind == "" && len(det) != 0 {
-			r.fail(at, "rule %q: a detector state without a kind", name)
+		kind := r.String("detector kind")
+		at = r.Off
+		det := r.Take(r.Uvarint("detector state"), "detector state")
+		if r.Err == nil && kind == "" && len(det) != 0 {
+			r.Fail(at, "rule %q: a detector state without a kind", name)
 		}
 		idx, ok := byName[name]
 		alerts := readAlertStates(&r, name)
-		if r.err != nil {
-			r.err = withinState(fmt.Sprintf("rule %q", name), r.err)
+		if r.Err != nil {
+			r.Err = withinState(fmt.Sprintf("rule %q", name), r.Err)
 			break
 		}
 		if !ok {
@@ -329,34 +331,34 @@ func (e *Engine) readState(data []byte) (*engineState, error) {
 		rs := &st.rules[idx]
 		rs.alerts = alerts
 		if er := e.rules[idx]; kind != "" && er.snap != nil && er.kind == kind {
-			rs.detector, rs.detectorAt = det, at+uvarintLen(uint64(len(det)))
+			rs.detector, rs.detectorAt = det, at+wire.UvarintLen(uint64(len(det)))
 		}
 	}
-	r.end()
-	if r.err != nil {
-		return nil, r.err
+	r.End()
+	if r.Err != nil {
+		return nil, r.Err
 	}
 	return st, nil
 }
 
 // readAlertStates reads the alert states of the rule named rule.
 func readAlertStates(r *stateReader, rule string) map[string]*alertState {
-	n := r.count("alerts", uint64(r.rest()), 50)
-	if r.err != nil || n == 0 {
+	n := r.Count("alerts", uint64(r.Rest()), 50)
+	if r.Err != nil || n == 0 {
 		return nil
 	}
 	alerts := make(map[string]*alertState, n)
 	prev := ""
 	for i := range n {
-		at := r.off
+		at := r.Off
 		st := readAlertState(r, rule)
 		switch {
-		case r.err != nil:
+		case r.Err != nil:
 		case i > 0 && st.alert.Key <= prev:
-			r.fail(at, "alert keys not in strictly ascending order: %q after %q", st.alert.Key, prev)
+			r.Fail(at, "alert keys not in strictly ascending order: %q after %q", st.alert.Key, prev)
 		}
-		if r.err != nil {
-			r.err = withinState(fmt.Sprintf("alert %d of %d", i, n), r.err)
+		if r.Err != nil {
+			r.Err = withinState(fmt.Sprintf("alert %d of %d", i, n), r.Err)
 			return nil
 		}
 		alerts[st.alert.Key] = st
@@ -369,61 +371,61 @@ func readAlertState(r *stateReader, rule string) *alertState {
 	st := &alertState{}
 	a := &st.alert
 	a.Rule = rule
-	a.Key = r.string("key")
-	at := r.off
-	a.ID = r.string("ID")
-	if r.err == nil && !isAlertID(a.ID) {
-		r.fail(at, "ID %q is not 16 hexadecimal digits", a.ID)
+	a.Key = r.String("key")
+	at := r.Off
+	a.ID = r.String("ID")
+	if r.Err == nil && !isAlertID(a.ID) {
+		r.Fail(at, "ID %q is not 16 hexadecimal digits", a.ID)
 	}
-	a.GroupBy = r.string("group-by")
-	at = r.off
-	a.Severity = rdr.Severity(r.byte("severity"))
-	if r.err == nil && !a.Severity.Valid() {
-		r.fail(at, "severity %d is not one of 1 to 4", a.Severity)
+	a.GroupBy = r.String("group-by")
+	at = r.Off
+	a.Severity = rdr.Severity(r.Byte("severity"))
+	if r.Err == nil && !a.Severity.Valid() {
+		r.Fail(at, "severity %d is not one of 1 to 4", a.Severity)
 	}
 	a.RiskScore = r.float64("risk score")
-	at = r.off
+	at = r.Off
 	a.FirstSeen = r.time("first seen")
 	a.LastSeen = r.time("last seen")
-	if r.err == nil && a.LastSeen.Before(a.FirstSeen) {
-		r.fail(at, "last seen %s before first seen %s", a.LastSeen.Format(time.RFC3339Nano), a.FirstSeen.Format(time.RFC3339Nano))
+	if r.Err == nil && a.LastSeen.Before(a.FirstSeen) {
+		r.Fail(at, "last seen %s before first seen %s", a.LastSeen.Format(time.RFC3339Nano), a.FirstSeen.Format(time.RFC3339Nano))
 	}
-	at = r.off
-	count := r.uvarint("count")
-	if r.err == nil && (count == 0 || count > 1<<63-1) {
-		r.fail(at, "count %d outside 1 to 2⁶³-1", count)
+	at = r.Off
+	count := r.Uvarint("count")
+	if r.Err == nil && (count == 0 || count > 1<<63-1) {
+		r.Fail(at, "count %d outside 1 to 2⁶³-1", count)
 	}
 	a.Count = int64(count)
 	a.Value = r.float64("value")
 	a.Threshold = r.float64("threshold")
-	at = r.off
-	st.until = r.varint("condition end")
-	st.resolveAt = r.varint("resolve time")
-	st.lastEmit = r.varint("latest emission")
-	if r.err == nil && st.resolveAt < st.until {
-		r.fail(at, "resolve time %d before the condition's end %d", st.resolveAt, st.until)
+	at = r.Off
+	st.until = r.Varint("condition end")
+	st.resolveAt = r.Varint("resolve time")
+	st.lastEmit = r.Varint("latest emission")
+	if r.Err == nil && st.resolveAt < st.until {
+		r.Fail(at, "resolve time %d before the condition's end %d", st.resolveAt, st.until)
 	}
-	st.resolved = r.bool("resolved")
+	st.resolved = r.Bool("resolved")
 	if st.resolved {
-		at = r.off
-		st.coolUntil = r.varint("cooldown end")
-		if r.err == nil && st.coolUntil < st.resolveAt {
-			r.fail(at, "cooldown end %d before the resolve time %d", st.coolUntil, st.resolveAt)
+		at = r.Off
+		st.coolUntil = r.Varint("cooldown end")
+		if r.Err == nil && st.coolUntil < st.resolveAt {
+			r.Fail(at, "cooldown end %d before the resolve time %d", st.coolUntil, st.resolveAt)
 		}
 		a.Status = StatusResolved
 		a.ResolvedAt = time.Unix(0, st.resolveAt).UTC()
 		return st
 	}
 	a.Status = StatusFiring
-	n := r.count("events", uint64(r.rest()), 1)
+	n := r.Count("events", uint64(r.Rest()), 1)
 	if n > 0 {
 		a.Events = make([]rdr.Event, 0, n)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
-		at := r.off
+	for i := 0; i < n && r.Err == nil; i++ {
+		at := r.Off
 		ev := r.event("event")
-		if r.err == nil && ev == (rdr.Event{}) {
-			r.fail(at, "event %d is empty", i)
+		if r.Err == nil && ev == (rdr.Event{}) {
+			r.Fail(at, "event %d is empty", i)
 		}
 		a.Events = append(a.Events, ev)
 	}

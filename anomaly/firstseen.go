@@ -184,14 +184,14 @@ func (f *FirstSeen) AppendState(b []byte) ([]byte, error) {
 // wrote, in a FirstSeen with the same field, history and MaxValues
 // ([Snapshotter]).
 func (f *FirstSeen) RestoreState(data []byte) error {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	r.header(f.stateKind())
-	seed := r.uint64("value seed")
-	started := r.bool("started")
-	at := r.off
-	start := r.varint("start")
-	if r.err == nil && !started && start != 0 {
-		r.fail(at, "a start time before the first event")
+	seed := r.Uint64("value seed")
+	started := r.Bool("started")
+	at := r.Off
+	start := r.Varint("start")
+	if r.Err == nil && !started && start != 0 {
+		r.Fail(at, "a start time before the first event")
 	}
 	f.keys.restore(&r, func(r *stateReader, st *firstSeenState) {
 		st.vals = r.values(f.cfg.MaxValues, f.keys.refTime(), st.buf[:])

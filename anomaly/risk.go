@@ -144,15 +144,15 @@ func (r *Risk) AppendState(b []byte) ([]byte, error) {
 // RestoreState replaces the detector's state with one that AppendState
 // wrote, in a Risk with the same half-life ([Snapshotter]).
 func (r *Risk) RestoreState(data []byte) error {
-	sr := stateReader{data: data}
+	sr := newStateReader(data)
 	sr.header(r.stateKind())
-	latest := sr.varint("latest time")
+	latest := sr.Varint("latest time")
 	r.keys.restore(&sr, func(sr *stateReader, st *riskState) {
-		at := sr.off
+		at := sr.Off
 		st.score = sr.float64("risk")
 		st.at = sr.age("risk time", latest)
-		if sr.err == nil && (!(st.score > 0) || math.IsInf(st.score, 0)) {
-			sr.fail(at, "risk %v must be finite and positive", st.score)
+		if sr.Err == nil && (!(st.score > 0) || math.IsInf(st.score, 0)) {
+			sr.Fail(at, "risk %v must be finite and positive", st.score)
 		}
 	})
 	r.latest = latest

@@ -147,17 +147,17 @@ func (s *Sequence) AppendState(b []byte) ([]byte, error) {
 // RestoreState replaces the detector's state with one that AppendState
 // wrote, in a Sequence with the same Count and window ([Snapshotter]).
 func (s *Sequence) RestoreState(data []byte) error {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	r.header(s.stateKind())
 	count := uint64(s.cfg.Count)
 	s.keys.restore(&r, func(r *stateReader, st *seqState) {
-		at := r.off
-		pos := r.uintMax("ring position", count-1)
-		n := r.uintMax("ring length", count)
-		if r.err == nil && n < count && pos != n {
-			r.fail(at, "ring position %d with %d of %d slots in use", pos, n, count)
+		at := r.Off
+		pos := r.UintMax("ring position", count-1)
+		n := r.UintMax("ring length", count)
+		if r.Err == nil && n < count && pos != n {
+			r.Fail(at, "ring position %d with %d of %d slots in use", pos, n, count)
 		}
-		if r.err != nil {
+		if r.Err != nil {
 			return
 		}
 		st.times = make([]int64, count)
@@ -332,31 +332,31 @@ func (a *Absence) AppendState(b []byte) ([]byte, error) {
 // RestoreState replaces the detector's state with one that AppendState
 // wrote, in an Absence with the same window ([Snapshotter]).
 func (a *Absence) RestoreState(data []byte) error {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	r.header(a.stateKind())
-	seq := r.uvarint("sequence number")
-	n := r.count("waiting keys", seq, 3)
+	seq := r.Uvarint("sequence number")
+	n := r.Count("waiting keys", seq, 3)
 	pending := make(map[string]*waiting, n)
 	queue := make(deadlineQueue, 0, n)
 	seqs := make(map[uint64]bool, n)
 	prev := ""
-	for i := 0; i < n && r.err == nil; i++ {
-		at := r.off
-		key := r.string("key")
-		s := r.uvarint("key sequence number")
+	for i := 0; i < n && r.Err == nil; i++ {
+		at := r.Off
+		key := r.String("key")
+		s := r.Uvarint("key sequence number")
 		first := r.event("First event")
 		switch {
-		case r.err != nil:
+		case r.Err != nil:
 		case i > 0 && key <= prev:
-			r.fail(at, "keys not in strictly ascending order: %q after %q", key, prev)
+			r.Fail(at, "keys not in strictly ascending order: %q after %q", key, prev)
 		case s == 0 || s > seq || seqs[s]:
-			r.fail(at, "key %q: sequence number %d used twice or outside 1 to %d", key, s, seq)
+			r.Fail(at, "key %q: sequence number %d used twice or outside 1 to %d", key, s, seq)
 		case first == (rdr.Event{}):
-			r.fail(at, "key %q: no First event", key)
+			r.Fail(at, "key %q: no First event", key)
 		case !validTime(first.Time):
-			r.fail(at, "key %q: First event at %s, outside 1970 to 2242", key, first.Time.Format(time.RFC3339Nano))
+			r.Fail(at, "key %q: First event at %s, outside 1970 to 2242", key, first.Time.Format(time.RFC3339Nano))
 		}
-		if r.err != nil {
+		if r.Err != nil {
 			break
 		}
 		t := first.Time.UnixNano()

@@ -69,7 +69,7 @@ func (s *SeverityFloor) AppendState(b []byte) ([]byte, error) {
 // RestoreState checks that data is what AppendState wrote ([Snapshotter]):
 // SeverityFloor keeps no state.
 func (s *SeverityFloor) RestoreState(data []byte) error {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	r.header(s.stateKind())
 	return r.finish(func() {})
 }

@@ -220,20 +220,20 @@ func (s *Spike) AppendState(b []byte) ([]byte, error) {
 // RestoreState replaces the detector's state with one that AppendState
 // wrote, in a Spike with the same interval and history ([Snapshotter]).
 func (s *Spike) RestoreState(data []byte) error {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	r.header(s.stateKind())
 	s.keys.restore(&r, func(r *stateReader, st *spikeState) {
 		st.cur = r.delta("interval", s.refInterval())
-		st.count = uint32(r.uintMax("count", math.MaxUint32))
-		st.n = uint32(r.uintMax("baseline intervals", math.MaxUint32))
-		at := r.off
+		st.count = uint32(r.UintMax("count", math.MaxUint32))
+		st.n = uint32(r.UintMax("baseline intervals", math.MaxUint32))
+		at := r.Off
 		st.mean, st.vari = r.float64("mean"), r.float64("variance")
 		switch {
-		case r.err != nil:
+		case r.Err != nil:
 		case !(st.mean >= 0) || math.IsInf(st.mean, 0) || !(st.vari >= 0) || math.IsInf(st.vari, 0):
-			r.fail(at, "baseline mean %v and variance %v must be finite and not negative", st.mean, st.vari)
+			r.Fail(at, "baseline mean %v and variance %v must be finite and not negative", st.mean, st.vari)
 		case st.n == 0 && (st.mean != 0 || st.vari != 0):
-			r.fail(at, "a baseline of no intervals with mean %v and variance %v", st.mean, st.vari)
+			r.Fail(at, "a baseline of no intervals with mean %v and variance %v", st.mean, st.vari)
 		}
 	})
 	return r.finish(func() { s.keys = NewTable[spikeState](s.cfg.History) })

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/internal/wire"
 )
 
 // This file holds what saving and restoring state share: the error type,
@@ -59,166 +59,33 @@ func withinState(context string, err error) error {
 	return &stateError{msg: context + ": " + msg, cause: err}
 }
 
-// stateReader reads encoded state. The first error sticks: later reads
-// return zero values, so decoding code checks r.err only where it must
-// stop. Errors give the offset in data.
-type stateReader struct {
-	data []byte
-	off  int
-	err  error
-}
+// stateReader reads encoded state: a wire.Reader whose errors are
+// *stateError, with the encodings of times, events and the detectors'
+// deltas and values.
+type stateReader struct{ wire.Reader }
 
-func (r *stateReader) fail(at int, format string, args ...any) {
-	if r.err == nil {
-		r.err = &stateError{msg: fmt.Sprintf(format, args...) + fmt.Sprintf(" (at byte %d)", at)}
-	}
+func newStateReader(data []byte) stateReader {
+	return stateReader{wire.Reader{Data: data, Invalid: func(msg string) error { return &stateError{msg: msg} }}}
 }
 
 // failWith records err, from elsewhere, in context.
 func (r *stateReader) failWith(at int, context string, err error) {
-	if r.err == nil {
-		r.err = withinState(fmt.Sprintf("%s (at byte %d)", context, at), err)
+	if r.Err == nil {
+		r.Err = withinState(fmt.Sprintf("%s (at byte %d)", context, at), err)
 	}
 }
 
-func (r *stateReader) rest() int { return len(r.data) - r.off }
-
-// end fails if bytes are left.
-func (r *stateReader) end() {
-	if r.err == nil && r.rest() != 0 {
-		r.fail(r.off, "%d bytes after the end", r.rest())
-	}
-}
-
-func (r *stateReader) byte(what string) byte {
-	if r.err != nil {
-		return 0
-	}
-	if r.rest() == 0 {
-		r.fail(r.off, "%s: truncated", what)
-		return 0
-	}
-	r.off++
-	return r.data[r.off-1]
-}
-
-// bool reads a byte that must be 0 or 1.
-func (r *stateReader) bool(what string) bool {
-	at := r.off
-	switch b := r.byte(what); b {
-	case 0:
-		return false
-	case 1:
-		return true
-	default:
-		r.fail(at, "%s: %d, want 0 or 1", what, b)
-		return false
-	}
-}
-
-// take returns the next n bytes, or nil when fewer are left.
-func (r *stateReader) take(n uint64, what string) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(r.rest()) {
-		r.fail(r.off, "%s: truncated (%d bytes needed, %d left)", what, n, r.rest())
-		return nil
-	}
-	b := r.data[r.off : r.off+int(n) : r.off+int(n)]
-	r.off += int(n)
-	return b
-}
-
-func uvarintLen(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
-
-func (r *stateReader) uvarint(what string) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.data[r.off:])
-	switch {
-	case n == 0:
-		r.fail(r.off, "%s: truncated", what)
-	case n < 0:
-		r.fail(r.off, "%s: varint overflows 64 bits", what)
-	case n != uvarintLen(v):
-		r.fail(r.off, "%s: varint not minimally encoded", what)
-	default:
-		r.off += n
-		return v
-	}
-	return 0
-}
-
-// varint reads a zigzag varint, minimal like every uvarint.
-func (r *stateReader) varint(what string) int64 {
-	u := r.uvarint(what)
-	v := int64(u >> 1)
-	if u&1 != 0 {
-		v = ^v
-	}
-	return v
-}
-
-// uintMax reads a uvarint that must be at most limit.
-func (r *stateReader) uintMax(what string, limit uint64) uint64 {
-	at := r.off
-	v := r.uvarint(what)
-	if r.err == nil && v > limit {
-		r.fail(at, "%s: %d, at most %d allowed", what, v, limit)
-		return 0
-	}
-	return v
-}
-
-// count reads an entry count of at most limit, each entry taking at least
-// minBytes, and checks that they can fit in the bytes left: nothing is
-// allocated for entries the input cannot hold.
-func (r *stateReader) count(what string, limit uint64, minBytes int) int {
-	at := r.off
-	n := r.uvarint(what)
-	switch {
-	case r.err != nil:
-		return 0
-	case n > limit:
-		r.fail(at, "%s: %d entries, at most %d allowed", what, n, limit)
-		return 0
-	case n > uint64(r.rest())/uint64(minBytes):
-		r.fail(at, "%s: truncated (%d entries cannot fit in %d bytes)", what, n, r.rest())
-		return 0
-	}
-	return int(n)
-}
-
-func (r *stateReader) uint64(what string) uint64 {
-	b := r.take(8, what)
-	if b == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(b)
-}
-
-func (r *stateReader) float64(what string) float64 { return math.Float64frombits(r.uint64(what)) }
-
-func (r *stateReader) string(what string) string {
-	at := r.off
-	n := r.uvarint(what)
-	if r.err == nil && n > uint64(r.rest()) {
-		r.fail(at, "%s: truncated (%d bytes needed, %d left)", what, n, r.rest())
-	}
-	return string(r.take(n, what))
-}
+func (r *stateReader) float64(what string) float64 { return math.Float64frombits(r.Uint64(what)) }
 
 // time reads a time written by appendTime, in UTC.
 func (r *stateReader) time(what string) time.Time {
-	at := r.off
-	sec := r.varint(what)
-	nsec := r.uvarint(what)
-	if r.err == nil && nsec >= 1e9 {
-		r.fail(at, "%s: %d nanoseconds, at most 999999999", what, nsec)
+	at := r.Off
+	sec := r.Varint(what)
+	nsec := r.Uvarint(what)
+	if r.Err == nil && nsec >= 1e9 {
+		r.Fail(at, "%s: %d nanoseconds, at most 999999999", what, nsec)
 	}
-	if r.err != nil {
+	if r.Err != nil {
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
@@ -226,13 +93,13 @@ func (r *stateReader) time(what string) time.Time {
 
 // event reads an event written by appendEvent; length 0 is the zero Event.
 func (r *stateReader) event(what string) rdr.Event {
-	at := r.off
-	n := r.uvarint(what)
-	if n == 0 || r.err != nil {
+	at := r.Off
+	n := r.Uvarint(what)
+	if n == 0 || r.Err != nil {
 		return rdr.Event{}
 	}
-	b := r.take(n, what)
-	if r.err != nil {
+	b := r.Take(n, what)
+	if r.Err != nil {
 		return rdr.Event{}
 	}
 	ev, err := stateEvents.DecodeEvent(b)
@@ -241,7 +108,7 @@ func (r *stateReader) event(what string) rdr.Event {
 		return rdr.Event{}
 	}
 	if !bytes.Equal(rdr.AppendJSON(nil, ev), b) {
-		r.fail(at, "%s: not in the form rdr.AppendJSON writes", what)
+		r.Fail(at, "%s: not in the form rdr.AppendJSON writes", what)
 		return rdr.Event{}
 	}
 	return ev
@@ -357,27 +224,27 @@ func appendStateHeader(b []byte, kind string) []byte {
 // header reads what appendStateHeader wrote, and fails unless it is for a
 // detector of this kind.
 func (r *stateReader) header(kind string) {
-	if len(r.data) == 0 {
-		r.fail(0, "empty input")
+	if len(r.Data) == 0 {
+		r.Fail(0, "empty input")
 		return
 	}
-	if v := r.byte("version"); v != detectorStateVersion {
-		r.fail(0, "unsupported version %d (this build reads version %d)", v, detectorStateVersion)
+	if v := r.Byte("version"); v != detectorStateVersion {
+		r.Fail(0, "unsupported version %d (this build reads version %d)", v, detectorStateVersion)
 		return
 	}
-	at := r.off
-	if k := r.string("detector kind"); r.err == nil && k != kind {
-		r.fail(at, "saved by a detector of another kind or config, %q; this one is %q", k, kind)
+	at := r.Off
+	if k := r.String("detector kind"); r.Err == nil && k != kind {
+		r.Fail(at, "saved by a detector of another kind or config, %q; this one is %q", k, kind)
 	}
 }
 
 // finish ends the reading of a detector's state: it fails if bytes are
 // left, and on failure calls reset, which empties the detector.
 func (r *stateReader) finish(reset func()) error {
-	r.end()
-	if r.err != nil {
+	r.End()
+	if r.Err != nil {
 		reset()
-		return r.err
+		return r.Err
 	}
 	return nil
 }
@@ -390,7 +257,7 @@ func appendDelta(b []byte, t, ref int64) []byte {
 }
 
 func (r *stateReader) delta(what string, ref int64) int64 {
-	return int64(uint64(ref) + uint64(r.varint(what)))
+	return int64(uint64(ref) + uint64(r.Varint(what)))
 }
 
 // appendAge appends ref - t for a t at or before ref, as a uvarint.
@@ -401,10 +268,10 @@ func appendAge(b []byte, t, ref int64) []byte {
 // age reads a time written by appendAge, and fails unless it is at or
 // before ref.
 func (r *stateReader) age(what string, ref int64) int64 {
-	at := r.off
-	t := int64(uint64(ref) - r.uvarint(what))
-	if r.err == nil && t > ref {
-		r.fail(at, "%s: before the earliest time", what)
+	at := r.Off
+	t := int64(uint64(ref) - r.Uvarint(what))
+	if r.Err == nil && t > ref {
+		r.Fail(at, "%s: before the earliest time", what)
 	}
 	return t
 }
@@ -423,9 +290,9 @@ func appendValues(b []byte, vals []seenValue, ref int64) []byte {
 // values reads what appendValues wrote: at most limit values, with distinct
 // hashes, into buf (reused when it is large enough).
 func (r *stateReader) values(limit int, ref int64, buf []seenValue) []seenValue {
-	at := r.off
-	n := r.count("values", uint64(limit), 9)
-	if r.err != nil {
+	at := r.Off
+	n := r.Count("values", uint64(limit), 9)
+	if r.Err != nil {
 		return nil
 	}
 	vals := buf[:0]
@@ -433,12 +300,12 @@ func (r *stateReader) values(limit int, ref int64, buf []seenValue) []seenValue 
 		vals = make([]seenValue, 0, n)
 	}
 	for range n {
-		h := r.uint64("value hash")
+		h := r.Uint64("value hash")
 		t := r.delta("value time", ref)
 		vals = append(vals, seenValue{h, t})
 	}
-	if r.err == nil && hasDuplicate(vals) {
-		r.fail(at, "values: a hash appears twice")
+	if r.Err == nil && hasDuplicate(vals) {
+		r.Fail(at, "values: a hash appears twice")
 	}
 	return vals
 }

@@ -176,48 +176,48 @@ func (t *Table[S]) AppendState(b []byte, appendState func(b []byte, s *S) []byte
 // input and allocates for no more keys than data can hold; it does not
 // retain data.
 func (t *Table[S]) RestoreState(data []byte, readState func(data []byte, s *S) (int, error)) (rest []byte, err error) {
-	r := stateReader{data: data}
+	r := newStateReader(data)
 	t.restore(&r, func(r *stateReader, s *S) {
-		at := r.off
-		n, err := readState(r.data[r.off:], s)
+		at := r.Off
+		n, err := readState(r.Data[r.Off:], s)
 		switch {
 		case err != nil:
 			r.failWith(at, "state", err)
-		case n < 0 || n > r.rest():
-			r.fail(at, "state: readState used %d bytes of %d", n, r.rest())
+		case n < 0 || n > r.Rest():
+			r.Fail(at, "state: readState used %d bytes of %d", n, r.Rest())
 		default:
-			r.off += n
+			r.Off += n
 		}
 	})
-	if r.err != nil {
-		return data, r.err
+	if r.Err != nil {
+		return data, r.Err
 	}
-	return data[r.off:], nil
+	return data[r.Off:], nil
 }
 
 // restore is RestoreState for the detectors of this package, which read
 // each key's state with the same reader.
 func (t *Table[S]) restore(r *stateReader, readState func(r *stateReader, s *S)) {
-	at := r.off
+	at := r.Off
 	fresh := func() {
 		t.seed, t.gen, t.started, t.m = newHashSeed(), 0, false, make(map[uint64]*tableEntry[S])
 	}
-	if v := r.byte("table version"); r.err == nil && v != tableVersion {
-		r.fail(at, "table: unsupported version %d (this build reads version %d)", v, tableVersion)
+	if v := r.Byte("table version"); r.Err == nil && v != tableVersion {
+		r.Fail(at, "table: unsupported version %d (this build reads version %d)", v, tableVersion)
 	}
-	seed := r.uint64("table seed")
-	at = r.off
-	if ttl := r.uvarint("table ttl"); r.err == nil && ttl != uint64(t.ttl) {
-		r.fail(at, "table: saved with TTL %v, this table's is %v", time.Duration(min(ttl, math.MaxInt64)), time.Duration(t.ttl))
+	seed := r.Uint64("table seed")
+	at = r.Off
+	if ttl := r.Uvarint("table ttl"); r.Err == nil && ttl != uint64(t.ttl) {
+		r.Fail(at, "table: saved with TTL %v, this table's is %v", time.Duration(min(ttl, math.MaxInt64)), time.Duration(t.ttl))
 	}
-	started := r.bool("table started")
-	at = r.off
-	gen := r.varint("table generation")
-	if r.err == nil && !started && gen != 0 {
-		r.fail(at, "table: generation %d before the clock started", gen)
+	started := r.Bool("table started")
+	at = r.Off
+	gen := r.Varint("table generation")
+	if r.Err == nil && !started && gen != 0 {
+		r.Fail(at, "table: generation %d before the clock started", gen)
 	}
-	n := r.count("table keys", math.MaxInt, 9)
-	if r.err != nil {
+	n := r.Count("table keys", math.MaxInt, 9)
+	if r.Err != nil {
 		fresh()
 		return
 	}
@@ -226,28 +226,28 @@ func (t *Table[S]) restore(r *stateReader, readState func(r *stateReader, s *S))
 	m := make(map[uint64]*tableEntry[S], n)
 	var prev uint64
 	for i := range n {
-		at := r.off
-		h := r.uint64("key hash")
-		age := r.uvarint("key age")
+		at := r.Off
+		h := r.Uint64("key hash")
+		age := r.Uvarint("key age")
 		switch {
-		case r.err != nil:
+		case r.Err != nil:
 		case i > 0 && h <= prev:
-			r.fail(at, "key %d: hashes not in strictly ascending order", i)
+			r.Fail(at, "key %d: hashes not in strictly ascending order", i)
 		case age > math.MaxInt64 || gen-int64(age) > gen:
-			r.fail(at, "key %d: age %d reaches before the first generation", i, age)
+			r.Fail(at, "key %d: age %d reaches before the first generation", i, age)
 		}
-		if r.err != nil {
+		if r.Err != nil {
 			break
 		}
 		e := &tableEntry[S]{gen: gen - int64(age)}
-		if readState(r, &e.state); r.err != nil {
-			r.err = withinState(fmt.Sprintf("key %d of %d", i, n), r.err)
+		if readState(r, &e.state); r.Err != nil {
+			r.Err = withinState(fmt.Sprintf("key %d of %d", i, n), r.Err)
 			break
 		}
 		m[h] = e
 		prev = h
 	}
-	if r.err != nil {
+	if r.Err != nil {
 		fresh()
 		return
 	}

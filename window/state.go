@@ -9,6 +9,8 @@ import (
 	"math/bits"
 	"slices"
 	"time"
+
+	"github.com/rdr-go/rdr/internal/wire"
 )
 
 // stateVersion is the first byte of a Windows' state.
@@ -138,10 +140,10 @@ func boolByte(v bool) byte {
 // panics on bad input, and checks every count against the bytes left
 // before allocating for it.
 func (w *Windows[K, T, S]) RestoreState(data []byte, restoreKeyState func(data []byte) (K, S, error)) error {
-	d := stateDecoder{data: data}
+	d := stateDecoder{wire.Reader{Data: data, Invalid: invalidState}}
 	nw := w.restore(&d, restoreKeyState)
-	if d.err != nil {
-		return d.err
+	if d.Err != nil {
+		return d.Err
 	}
 	if nw.live > w.max {
 		return fmt.Errorf("%w: the state holds %d open windows, MaxWindows is %d", ErrFull, nw.live, w.max)
@@ -152,37 +154,37 @@ func (w *Windows[K, T, S]) RestoreState(data []byte, restoreKeyState func(data [
 
 // restore decodes a state into a new Windows configured like w.
 func (w *Windows[K, T, S]) restore(d *stateDecoder, restoreKeyState func([]byte) (K, S, error)) *Windows[K, T, S] {
-	if len(d.data) == 0 {
-		d.fail(0, "empty input")
+	if len(d.Data) == 0 {
+		d.Fail(0, "empty input")
 		return nil
 	}
-	if v := d.byte("version"); v != stateVersion {
-		d.fail(0, "unsupported version %d (this build reads version %d)", v, stateVersion)
+	if v := d.Byte("version"); v != stateVersion {
+		d.Fail(0, "unsupported version %d (this build reads version %d)", v, stateVersion)
 		return nil
 	}
-	k := kind(d.byte("assigner"))
-	if d.err == nil && k != kindTumbling && k != kindHopping && k != kindSession {
-		d.fail(1, "unknown assigner kind %d", k)
+	k := kind(d.Byte("assigner"))
+	if d.Err == nil && k != kindTumbling && k != kindHopping && k != kindSession {
+		d.Fail(1, "unknown assigner kind %d", k)
 	}
-	size := d.uvarint("size")
+	size := d.Uvarint("size")
 	var slide uint64
 	if k == kindHopping {
-		slide = d.uvarint("slide")
+		slide = d.Uvarint("slide")
 	}
-	lateness := d.uvarint("lateness")
-	if d.err != nil {
+	lateness := d.Uvarint("lateness")
+	if d.Err != nil {
 		return nil
 	}
 	if k != w.kind || size != uint64(w.size) || k == kindHopping && slide != uint64(w.slide) || lateness != uint64(w.lateness) {
-		d.fail(1, "a state of %s windows with lateness %v, not of this Windows (%s, lateness %v)",
+		d.Fail(1, "a state of %s windows with lateness %v, not of this Windows (%s, lateness %v)",
 			describe(k, size, slide), durationOf(lateness), describe(w.kind, uint64(w.size), uint64(w.slide)), durationOf(uint64(w.lateness)))
 		return nil
 	}
 
-	at := d.off
-	wm := d.varint("watermark")
-	if d.err == nil && wm != noWatermark && (wm < -maxMillis || wm > maxMillis) {
-		d.fail(at, "watermark %d outside ±%d", wm, int64(maxMillis))
+	at := d.Off
+	wm := d.Varint("watermark")
+	if d.Err == nil && wm != noWatermark && (wm < -maxMillis || wm > maxMillis) {
+		d.Fail(at, "watermark %d outside ±%d", wm, int64(maxMillis))
 	}
 	nw := &Windows[K, T, S]{
 		kind:      w.kind,
@@ -196,12 +198,12 @@ func (w *Windows[K, T, S]) restore(d *stateDecoder, restoreKeyState func([]byte)
 		wm:        wm,
 		freeEntry: -1,
 		freeBkt:   -1,
-		added:     d.uvarint("Added"), // read in this order: calls in a literal run left to right
-		firedN:    d.uvarint("Fired"),
-		updates:   d.uvarint("Updates"),
-		late:      d.uvarint("Late"),
-		full:      d.uvarint("Full"),
-		seq:       d.uvarint("sequence"),
+		added:     d.Uvarint("Added"), // read in this order: calls in a literal run left to right
+		firedN:    d.Uvarint("Fired"),
+		updates:   d.Uvarint("Updates"),
+		late:      d.Uvarint("Late"),
+		full:      d.Uvarint("Full"),
+		seq:       d.Uvarint("sequence"),
 	}
 	if nw.kind == kindSession {
 		nw.sessions = make(map[K]int32)
@@ -212,22 +214,22 @@ func (w *Windows[K, T, S]) restore(d *stateDecoder, restoreKeyState func([]byte)
 	}
 	// A window takes at least 9 bytes: sequence, start, fired, count and
 	// one entry of 5.
-	n := d.count("windows", math.MaxInt32, 9)
+	n := d.Count("windows", math.MaxInt32, 9)
 	nw.buckets = make([]bucket, 0, n)
 	var seq uint64
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		nw.restoreWindow(d, i, &seq, restoreKeyState)
 	}
-	if d.err == nil && n > 0 && seq >= nw.seq {
-		d.fail(d.off, "next sequence number %d is not above the last window's, %d", nw.seq, seq)
+	if d.Err == nil && n > 0 && seq >= nw.seq {
+		d.Fail(d.Off, "next sequence number %d is not above the last window's, %d", nw.seq, seq)
 	}
-	if d.err == nil && d.rest() != 0 {
-		d.fail(d.off, "%d bytes after the end", d.rest())
+	if d.Err == nil && d.Rest() != 0 {
+		d.Fail(d.Off, "%d bytes after the end", d.Rest())
 	}
-	if d.err == nil && nw.kind == kindSession {
+	if d.Err == nil && nw.kind == kindSession {
 		nw.checkSessions(d)
 	}
-	if d.err != nil {
+	if d.Err != nil {
 		return nil
 	}
 	nw.heapify(nw.pending)
@@ -238,49 +240,49 @@ func (w *Windows[K, T, S]) restore(d *stateDecoder, restoreKeyState func([]byte)
 // restoreWindow decodes the i-th window; *seq is the previous window's
 // sequence number, and becomes this one's.
 func (w *Windows[K, T, S]) restoreWindow(d *stateDecoder, i int, seq *uint64, restoreKeyState func([]byte) (K, S, error)) {
-	at := d.off
-	gap := d.uvarint("window sequence number")
-	if d.err == nil && i > 0 && gap == 0 {
-		d.fail(at, "window %d: sequence numbers not ascending", i)
+	at := d.Off
+	gap := d.Uvarint("window sequence number")
+	if d.Err == nil && i > 0 && gap == 0 {
+		d.Fail(at, "window %d: sequence numbers not ascending", i)
 	}
 	var carry uint64
 	*seq, carry = bits.Add64(*seq, gap, 0)
-	if d.err == nil && carry != 0 {
-		d.fail(at, "window %d: sequence number overflows", i)
+	if d.Err == nil && carry != 0 {
+		d.Fail(at, "window %d: sequence number overflows", i)
 	}
 	// Items are at ±maxMillis at most: aligned windows start at most a
 	// size before, sessions end at most a gap after.
-	at = d.off
-	start := d.varint("window start")
+	at = d.Off
+	start := d.Varint("window start")
 	end, length := start+w.size, uint64(w.size)
 	if w.kind == kindSession {
-		length = d.uvarint("window length")
+		length = d.Uvarint("window length")
 		end = start + int64(length) // wraps for a length beyond int64, refused below
 	}
-	fired := d.byte("window fired")
-	if d.err != nil {
+	fired := d.Byte("window fired")
+	if d.Err != nil {
 		return
 	}
 	_, dupStart := w.starts[start]
 	switch {
 	case w.kind != kindSession && (start < -maxMillis-w.size || start > maxMillis),
 		w.kind == kindSession && (start < -maxMillis || start > maxMillis):
-		d.fail(at, "window %d: start %d out of range", i, start)
+		d.Fail(at, "window %d: start %d out of range", i, start)
 	case w.kind == kindSession && (length < uint64(w.size) || length > uint64(maxMillis+w.size)-uint64(start)):
-		d.fail(at, "window %d: a session of %d ms from %d, shorter than the gap or ending out of range", i, length, start)
+		d.Fail(at, "window %d: a session of %d ms from %d, shorter than the gap or ending out of range", i, length, start)
 	case w.kind == kindTumbling && floorMod(start, w.size) != 0,
 		w.kind == kindHopping && floorMod(start, w.slide) != 0:
-		d.fail(at, "window %d: start %d not aligned", i, start)
+		d.Fail(at, "window %d: start %d not aligned", i, start)
 	case dupStart:
-		d.fail(at, "window %d: start %d appears twice", i, start)
+		d.Fail(at, "window %d: start %d appears twice", i, start)
 	case w.isLate(end):
-		d.fail(at, "window %d [%d, %d): expired, the watermark is %d", i, start, end, w.wm)
+		d.Fail(at, "window %d [%d, %d): expired, the watermark is %d", i, start, end, w.wm)
 	case fired > 1:
-		d.fail(d.off-1, "window %d: fired is %d, not 0 or 1", i, fired)
+		d.Fail(d.Off-1, "window %d: fired is %d, not 0 or 1", i, fired)
 	case fired == 1 && end-1 > w.wm:
-		d.fail(at, "window %d [%d, %d): fired before the watermark reached it", i, start, end)
+		d.Fail(at, "window %d [%d, %d): fired before the watermark reached it", i, start, end)
 	}
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	id := int32(len(w.buckets))
@@ -289,41 +291,41 @@ func (w *Windows[K, T, S]) restoreWindow(d *stateDecoder, i int, seq *uint64, re
 		w.starts[start] = id
 	}
 
-	at = d.off
-	m := d.count("window keys", math.MaxInt32, 5)
-	if d.err == nil && (m == 0 || w.kind == kindSession && m != 1) {
-		d.fail(at, "window %d: %d keys", i, m)
+	at = d.Off
+	m := d.Count("window keys", math.MaxInt32, 5)
+	if d.Err == nil && (m == 0 || w.kind == kindSession && m != 1) {
+		d.Fail(at, "window %d: %d keys", i, m)
 	}
-	for j := 0; j < m && d.err == nil; j++ {
-		at := d.off
-		flags := d.byte("entry flags")
-		blob := d.take(int64(d.u32("entry length")), "entry")
-		if d.err != nil {
+	for j := 0; j < m && d.Err == nil; j++ {
+		at := d.Off
+		flags := d.Byte("entry flags")
+		blob := d.Take(uint64(d.Uint32("entry length")), "entry")
+		if d.Err != nil {
 			return
 		}
 		emitted, dirty := flags&entryEmitted != 0, flags&entryDirty != 0
 		b := &w.buckets[id]
 		switch {
 		case flags&^(entryEmitted|entryDirty) != 0:
-			d.fail(at, "window %d key %d: unknown flags %#02x", i, j, flags)
+			d.Fail(at, "window %d key %d: unknown flags %#02x", i, j, flags)
 		case dirty && !b.fired:
-			d.fail(at, "window %d key %d: changed since emitted, but the window has not fired", i, j)
+			d.Fail(at, "window %d key %d: changed since emitted, but the window has not fired", i, j)
 		case b.fired && !emitted && !dirty:
-			d.fail(at, "window %d key %d: neither emitted nor due, in a fired window", i, j)
+			d.Fail(at, "window %d key %d: neither emitted nor due, in a fired window", i, j)
 		case emitted && !b.fired && w.kind != kindSession:
-			d.fail(at, "window %d key %d: emitted, but the window has not fired", i, j)
+			d.Fail(at, "window %d key %d: emitted, but the window has not fired", i, j)
 		}
-		if d.err != nil {
+		if d.Err != nil {
 			return
 		}
 		key, state, err := restoreKeyState(blob)
 		if err != nil {
-			d.err = fmt.Errorf("%w: window %d key %d (at byte %d): %w", ErrInvalidState, i, j, at, err)
+			d.Err = fmt.Errorf("%w: window %d key %d (at byte %d): %w", ErrInvalidState, i, j, at, err)
 			return
 		}
 		if w.kind != kindSession {
 			if _, dup := w.slots[slot[K]{key, start}]; dup {
-				d.fail(at, "window %d key %d: %v appears twice", i, j, key)
+				d.Fail(at, "window %d key %d: %v appears twice", i, j, key)
 				return
 			}
 		}
@@ -348,7 +350,7 @@ func (w *Windows[K, T, S]) restoreWindow(d *stateDecoder, i int, seq *uint64, re
 			w.keyRefs[key]++
 		}
 	}
-	if d.err != nil {
+	if d.Err != nil {
 		return
 	}
 	if b := &w.buckets[id]; b.fired {
@@ -370,7 +372,7 @@ func (w *Windows[K, T, S]) checkSessions(d *stateDecoder) {
 		slices.SortFunc(spans, func(x, y int32) int { return cmp.Compare(w.buckets[x].start, w.buckets[y].start) })
 		for i := 1; i < len(spans); i++ {
 			if a, b := &w.buckets[spans[i-1]], &w.buckets[spans[i]]; b.start <= a.end {
-				d.fail(d.off, "sessions [%d, %d) and [%d, %d) of one key overlap or touch", a.start, a.end, b.start, b.end)
+				d.Fail(d.Off, "sessions [%d, %d) and [%d, %d) of one key overlap or touch", a.start, a.end, b.start, b.end)
 				return
 			}
 		}
@@ -396,96 +398,8 @@ func durationOf(ms uint64) time.Duration {
 	return time.Duration(min(ms, math.MaxInt64/uint64(time.Millisecond))) * time.Millisecond
 }
 
-// stateDecoder reads a state. The first error sticks: later reads return
-// zero values, so decoding code checks d.err only where it must stop.
-type stateDecoder struct {
-	data []byte
-	off  int
-	err  error
-}
+// stateDecoder reads a state: a wire.Reader whose errors wrap
+// ErrInvalidState.
+type stateDecoder struct{ wire.Reader }
 
-func (d *stateDecoder) fail(at int, format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s (at byte %d)", ErrInvalidState, fmt.Sprintf(format, args...), at)
-	}
-}
-
-func (d *stateDecoder) rest() int { return len(d.data) - d.off }
-
-func (d *stateDecoder) byte(what string) byte {
-	b := d.take(1, what)
-	if b == nil {
-		return 0
-	}
-	return b[0]
-}
-
-// take returns the next n bytes, or nil when fewer are left. n is an
-// int64 so that a 4-byte length cannot turn negative on 32-bit platforms.
-func (d *stateDecoder) take(n int64, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > int64(d.rest()) {
-		d.fail(d.off, "%s: truncated (%d bytes needed, %d left)", what, n, d.rest())
-		return nil
-	}
-	b := d.data[d.off : d.off+int(n) : d.off+int(n)]
-	d.off += int(n)
-	return b
-}
-
-func (d *stateDecoder) u32(what string) uint32 {
-	b := d.take(4, what)
-	if b == nil {
-		return 0
-	}
-	return binary.LittleEndian.Uint32(b)
-}
-
-func (d *stateDecoder) uvarint(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.data[d.off:])
-	switch {
-	case n == 0:
-		d.fail(d.off, "%s: truncated", what)
-	case n < 0:
-		d.fail(d.off, "%s: varint overflows 64 bits", what)
-	case n != (bits.Len64(v|1)+6)/7:
-		d.fail(d.off, "%s: varint not minimally encoded", what)
-	default:
-		d.off += n
-		return v
-	}
-	return 0
-}
-
-// varint reads a signed (zigzag) varint, minimal like every uvarint.
-func (d *stateDecoder) varint(what string) int64 {
-	u := d.uvarint(what)
-	v := int64(u >> 1)
-	if u&1 != 0 {
-		v = ^v
-	}
-	return v
-}
-
-// count reads an entry count of at most limit, each entry taking at least
-// minBytes, and checks that they can fit in the bytes left.
-func (d *stateDecoder) count(what string, limit uint64, minBytes int) int {
-	at := d.off
-	n := d.uvarint(what)
-	switch {
-	case d.err != nil:
-		return 0
-	case n > limit:
-		d.fail(at, "%s: %d entries, at most %d allowed", what, n, limit)
-		return 0
-	case n*uint64(minBytes) > uint64(d.rest()):
-		d.fail(at, "%s: truncated (%d entries cannot fit in %d bytes)", what, n, d.rest())
-		return 0
-	}
-	return int(n)
-}
+func invalidState(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidState, msg) }

@@ -1,0 +1,65 @@
+package wire
+
+import (
+	"errors"
+	"testing"
+)
+
+// badInput is the error the tests' readers make.
+type badInput struct{ msg string }
+
+func (e *badInput) Error() string { return e.msg }
+
+func reader(b ...byte) *Reader {
+	return &Reader{Data: b, Invalid: func(msg string) error { return &badInput{msg} }}
+}
+
+// Every malformed input is refused with what was read and where; the
+// first error sticks and later reads return zero values.
+func TestReaderRefusesMalformedInput(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		read func(r *Reader)
+		data []byte
+		want string
+	}{
+		{"truncated byte", func(r *Reader) { r.Byte("kind") }, nil, "kind: truncated (at byte 0)"},
+		{"bool not 0 or 1", func(r *Reader) { r.Bool("flag") }, []byte{2}, "flag: 2, want 0 or 1 (at byte 0)"},
+		{"non-minimal varint", func(r *Reader) { r.Uvarint("n") }, []byte{0x80, 0x00}, "n: varint not minimally encoded (at byte 0)"},
+		{"varint overflow", func(r *Reader) { r.Uvarint("n") }, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, "n: varint overflows 64 bits (at byte 0)"},
+		{"over the limit", func(r *Reader) { r.UintMax("n", 3) }, []byte{4}, "n: 4, at most 3 allowed (at byte 0)"},
+		{"more entries than bytes", func(r *Reader) { r.Count("keys", 1<<62, 8) }, []byte{2, 0, 0, 0, 0, 0, 0, 0, 0}, "keys: truncated (2 entries cannot fit in 8 bytes) (at byte 0)"},
+		{"a count whose n*minBytes overflows", func(r *Reader) { r.Count("keys", 1<<63, 1<<20) }, []byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40}, "keys: truncated (4611686018427387904 entries cannot fit in 0 bytes) (at byte 0)"},
+		{"string past the end", func(r *Reader) { r.String("name") }, []byte{5, 'a'}, "name: truncated (5 bytes needed, 1 left) (at byte 0)"},
+		{"short uint64", func(r *Reader) { r.Uint64("sum") }, []byte{1, 2, 3}, "sum: truncated (8 bytes needed, 3 left) (at byte 0)"},
+		{"bytes left", func(r *Reader) { r.Byte("kind"); r.End() }, []byte{1, 2}, "1 bytes after the end (at byte 1)"},
+		{"first error sticks", func(r *Reader) { r.Bool("a"); r.Bool("b") }, []byte{9, 9}, "a: 9, want 0 or 1 (at byte 0)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := reader(tt.data...)
+			tt.read(r)
+			var bad *badInput
+			if !errors.As(r.Err, &bad) {
+				t.Fatalf("err = %v, want one made by Invalid", r.Err)
+			}
+			if bad.msg != tt.want {
+				t.Fatalf("message %q, want %q", bad.msg, tt.want)
+			}
+			if v := r.Uvarint("after"); v != 0 {
+				t.Fatalf("a read after an error returned %d", v)
+			}
+		})
+	}
+}
+
+// Well-formed input reads back what was written.
+func TestReaderReadsValues(t *testing.T) {
+	r := reader(1, 0x96, 0x01, 3, 3, 'a', 'b', 'c', 2, 0, 0, 0)
+	if !r.Bool("b") || r.Uvarint("u") != 150 || r.Varint("v") != -2 || r.String("s") != "abc" || r.Uint32("w") != 2 {
+		t.Fatalf("wrong values, err %v", r.Err)
+	}
+	r.End()
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+}
