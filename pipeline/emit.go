@@ -166,18 +166,25 @@ func (p *Processor) messageID(in *message.Message, kind string, item int) string
 }
 
 func (p *Processor) deadLetter(in *message.Message, item int, err error) *message.Message {
+	m := DeadLetter(p.messageID(in, "dlq", item), err, in.Payload)
+	p.sourceMetadata(in, m)
+	return m
+}
+
+// DeadLetter returns the dead-letter message of an input item refused
+// with err, with the given UUID. Its payload is the item's bytes (an
+// [rdr.ItemError]'s Raw; without one, raw) and its metadata the reason
+// (MetaError), the bad field (MetaField, when the error names one) and the
+// item's index (MetaItem, when known). The processor makes its dead
+// letters with it; so does an ingest endpoint that refuses items before
+// they reach the input (add MetaSourceTopic to say where from).
+func DeadLetter(uuid string, err error, raw []byte) *message.Message {
+	reason, index := err.Error(), -1
 	var ie *rdr.ItemError
-	raw := in.Payload
-	index := -1
 	if errors.As(err, &ie) {
-		raw = ie.Raw
-		index = ie.Index
+		raw, index, reason = ie.Raw, ie.Index, ie.Err.Error()
 	}
-	m := message.NewMessage(p.messageID(in, "dlq", item), append([]byte(nil), raw...))
-	reason := err.Error()
-	if ie != nil {
-		reason = ie.Err.Error()
-	}
+	m := message.NewMessage(uuid, append([]byte(nil), raw...))
 	m.Metadata.Set(MetaError, reason)
 	var invalid *rdr.InvalidEventError
 	if errors.As(err, &invalid) && invalid.Field != "" {
@@ -186,7 +193,6 @@ func (p *Processor) deadLetter(in *message.Message, item int, err error) *messag
 	if index >= 0 {
 		m.Metadata.Set(MetaItem, strconv.Itoa(index))
 	}
-	p.sourceMetadata(in, m)
 	return m
 }
 

@@ -54,7 +54,7 @@ func newPromMetrics(p *Processor) *promMetrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "rdr", Name: "open_alerts",
 			Help: "Alerts firing now."}, func() float64 { return float64(p.Stats().OpenAlerts) }),
 	}
-	if hs := p.sinkHealth(); len(hs) > 0 {
+	if hs := p.SinkHealth(); len(hs) > 0 {
 		m.collectors = append(m.collectors, &sinkHealthCollector{p: p})
 	}
 	return m
@@ -82,7 +82,7 @@ func (c *sinkHealthCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *sinkHealthCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, h := range c.p.sinkHealth() {
+	for _, h := range c.p.SinkHealth() {
 		age, degraded := 0.0, 0.0
 		if !h.OldestPending.IsZero() {
 			age = time.Since(h.OldestPending).Seconds()
@@ -101,9 +101,7 @@ func (c *sinkHealthCollector) Collect(ch chan<- prometheus.Metric) {
 
 // SinkHealth returns the Health of every sink that reports one
 // ([sink.HealthReporter]), in Config.Sinks order.
-func (p *Processor) SinkHealth() []sink.Health { return p.sinkHealth() }
-
-func (p *Processor) sinkHealth() []sink.Health {
+func (p *Processor) SinkHealth() []sink.Health {
 	var hs []sink.Health
 	seen := map[string]int{}
 	for _, s := range p.cfg.Sinks {

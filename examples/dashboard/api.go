@@ -134,23 +134,12 @@ func (a *api) ingest(ctx context.Context, body []byte, wait bool) (ingestReply, 
 	var dlq []*message.Message
 	for ev, err := range a.dec.Events(body) {
 		if err != nil {
-			ie := itemError{Reason: err.Error()}
-			var item *rdr.ItemError
-			if errors.As(err, &item) {
-				ie.Index = item.Index
-				ie.Reason = item.Err.Error()
-				m := message.NewMessage(watermill.NewUUID(), append([]byte(nil), item.Raw...))
-				m.Metadata.Set(pipeline.MetaError, ie.Reason)
-				m.Metadata.Set(pipeline.MetaItem, strconv.Itoa(item.Index))
+			m := pipeline.DeadLetter(watermill.NewUUID(), err, nil)
+			ie := itemError{Reason: m.Metadata.Get(pipeline.MetaError), Field: m.Metadata.Get(pipeline.MetaField)}
+			ie.Index, _ = strconv.Atoi(m.Metadata.Get(pipeline.MetaItem)) // 0 for an error of the whole body
+			if errors.As(err, new(*rdr.ItemError)) { // an item of the body, not the body as a whole
 				m.Metadata.Set(pipeline.MetaSourceTopic, "http")
 				dlq = append(dlq, m)
-			}
-			var invalid *rdr.InvalidEventError
-			if errors.As(err, &invalid) {
-				ie.Field = invalid.Field
-				if invalid.Field != "" && len(dlq) > 0 {
-					dlq[len(dlq)-1].Metadata.Set(pipeline.MetaField, invalid.Field)
-				}
 			}
 			reply.Errors = append(reply.Errors, ie)
 			reply.Rejected++
