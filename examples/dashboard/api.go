@@ -136,8 +136,9 @@ func (a *api) ingest(ctx context.Context, body []byte, wait bool) (ingestReply, 
 		if err != nil {
 			m := pipeline.DeadLetter(watermill.NewUUID(), err, nil)
 			ie := itemError{Reason: m.Metadata.Get(pipeline.MetaError), Field: m.Metadata.Get(pipeline.MetaField)}
-			ie.Index, _ = strconv.Atoi(m.Metadata.Get(pipeline.MetaItem)) // 0 for an error of the whole body
-			if errors.As(err, new(*rdr.ItemError)) {                      // an item of the body, not the body as a whole
+			ie.Index, _ = strconv.Atoi(m.Metadata.Get(pipeline.MetaItem)) // 0 for the body as a whole
+			// An item of the body, not the body as a whole: a dead letter.
+			if errors.As(err, new(*rdr.ItemError)) {
 				m.Metadata.Set(pipeline.MetaSourceTopic, "http")
 				dlq = append(dlq, m)
 			}
