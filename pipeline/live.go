@@ -18,8 +18,10 @@ import (
 //	 "topUsers":[…],"topIPs":[…],"bySeverity":{"low":…},"invalidEvents":0,"lateEvents":0}
 //
 // The window fields describe the window that just fired; activeUsers, the
-// top lists and bySeverity cover LiveRange up to its end; the totals count
-// since the processor started.
+// top lists and bySeverity cover LiveRange up to the end of the newest
+// window published with it (windows that fire together — a backlog, a
+// replay — carry the same range figures, those as of the newest); the
+// totals count since the processor started.
 type LiveMetrics struct {
 	WindowStart     time.Time            `json:"windowStart"`
 	WindowEnd       time.Time            `json:"windowEnd"`
@@ -92,7 +94,23 @@ func (v *liveView) publishDue() {
 			due = append(due, start)
 		}
 	}
+	if len(due) == 0 {
+		return
+	}
 	slices.Sort(due)
+	// The range figures (active users, top lists over LiveRange) are
+	// merged once, up to the newest window due, and sent with each: a
+	// backlog makes many windows due at once, and merging LiveRange's
+	// windows for each made the live view most of a backfill's CPU.
+	var span *aggregate.Metrics
+	last := time.Unix(0, due[len(due)-1]).UTC().Add(v.p.cfg.Window)
+	var view MetricsReader = v.local
+	if v.p.cfg.View != nil {
+		view = v.p.cfg.View
+	}
+	if m, err := view.Metrics(last.Add(-v.p.cfg.LiveRange), last); err == nil {
+		span = &m
+	}
 	for _, start := range due {
 		delete(v.pending, start)
 		from := time.Unix(0, start).UTC()
@@ -100,21 +118,16 @@ func (v *liveView) publishDue() {
 		if err != nil {
 			continue
 		}
-		v.p.hubPublish(TopicMetrics, v.p.liveMetrics(m))
+		v.p.hubPublish(TopicMetrics, v.p.liveMetrics(m, span))
 	}
 }
 
 // liveMetrics is the live message for window m, with the range figures
-// from the view (or the processor's own windows); should that fail, the
+// of span (those up to the newest window sent with it); without span, the
 // window's own figures stand in.
-func (p *Processor) liveMetrics(m aggregate.Metrics) LiveMetrics {
-	var view MetricsReader = p.live.local
-	if p.cfg.View != nil {
-		view = p.cfg.View
-	}
-	span, err := view.Metrics(m.To.Add(-p.cfg.LiveRange), m.To)
-	if err != nil {
-		span = m
+func (p *Processor) liveMetrics(m aggregate.Metrics, span *aggregate.Metrics) LiveMetrics {
+	if span == nil {
+		span = &m
 	}
 	return LiveMetrics{
 		WindowStart:     m.From,

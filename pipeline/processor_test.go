@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/aggregate"
 	"github.com/rdr-go/rdr/anomaly"
 	"github.com/rdr-go/rdr/pipeline"
 	"github.com/rdr-go/rdr/sink"
@@ -283,9 +284,10 @@ func TestProcessorLiveMetrics(t *testing.T) {
 	h.send(
 		event(100*time.Millisecond, "login", "a")+"\n"+event(200*time.Millisecond, "login", "b")+"\n"+event(300*time.Millisecond, "logout", "a"),
 		event(1500*time.Millisecond, "login", "c"),
-		event(3000*time.Millisecond, "login", "d"), // watermark 1.999: [0,1) and [1,2) fire
+		event(2000*time.Millisecond, "login", "e"), // watermark 0.999: [0,1) fires
+		event(3000*time.Millisecond, "login", "d"), // watermark 1.999: [1,2) fires
 	)
-	h.waitMessages(3)
+	h.waitMessages(4)
 	h.close()
 	live := hub.get(pipeline.TopicMetrics)
 	require.GreaterOrEqual(t, len(live), 2)
@@ -296,9 +298,37 @@ func TestProcessorLiveMetrics(t *testing.T) {
 	assert.Equal(t, map[string]uint64{"login": 2, "logout": 1}, first.ByType)
 	assert.Equal(t, uint64(2), first.ActiveUsers) // a and b, over the live range ending at the window
 	second := live[1].(pipeline.LiveMetrics)
-	assert.Equal(t, uint64(3), second.ActiveUsers)      // a, b and c
-	assert.Equal(t, uint64(5), second.TotalEvents)      // all applied so far, since the start
-	assert.Len(t, hub.get(pipeline.TopicEvents), 2+1+1) // [0,1) capped at 2 of its 3, then 1 and 1
+	assert.Equal(t, uint64(3), second.ActiveUsers)        // a, b and c
+	assert.Equal(t, uint64(6), second.TotalEvents)        // all applied so far, since the start
+	assert.Len(t, hub.get(pipeline.TopicEvents), 2+1+1+1) // [0,1) capped at 2 of its 3, then 1, 1 and 1
+}
+
+// Windows that fire together (a backlog, a replay) each carry their own
+// window figures and the range figures as of the newest of them: the live
+// range is merged once for the lot, not once per window.
+func TestProcessorLiveMetricsOfWindowsFiredTogether(t *testing.T) {
+	hub := &hubRecorder{msgs: map[string][]any{}}
+	h := newHarness(t, pipeline.Config{Hub: hub})
+	h.send(
+		event(100*time.Millisecond, "login", "a")+"\n"+event(200*time.Millisecond, "logout", "b"),
+		event(1500*time.Millisecond, "login", "c"),
+		event(3000*time.Millisecond, "login", "d"), // watermark 1.999: [0,1) and [1,2) fire together
+	)
+	h.waitMessages(3)
+	live := hub.get(pipeline.TopicMetrics)
+	require.Len(t, live, 2)
+	first, second := live[0].(pipeline.LiveMetrics), live[1].(pipeline.LiveMetrics)
+	assert.Equal(t, t0, first.WindowStart)
+	assert.Equal(t, map[string]uint64{"login": 1, "logout": 1}, first.ByType)
+	assert.Equal(t, 2.0, first.EventsPerSecond)
+	assert.Equal(t, t0.Add(time.Second), second.WindowStart)
+	assert.Equal(t, map[string]uint64{"login": 1}, second.ByType)
+	assert.Equal(t, 1.0, second.EventsPerSecond)
+	for _, m := range []pipeline.LiveMetrics{first, second} {
+		assert.Equal(t, uint64(3), m.ActiveUsers, "a, b and c: the range up to [1,2)'s end")
+		assert.Equal(t, aggregate.BySeverity{0, 3, 0, 0, 0}, m.BySeverity, "3 low")
+	}
+	h.close()
 }
 
 // Late events within the allowed lateness update their window but are not
