@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -218,4 +219,43 @@ func TestGracefulStopAppliesEverythingAccepted(t *testing.T) {
 		}
 	}
 	assert.Equal(t, float64(n), total, "every accepted event is in InfluxDB after the stop")
+}
+
+// The dashboard stops in bounded time when its InfluxDB is gone: with the
+// server unreachable from the start and events posted, SIGTERM (here: the
+// context) returns within the sink's CloseTimeout and the processor's,
+// with an error that says how many points were not written. Runs without
+// services: the InfluxDB address is one nothing listens on.
+func TestStopIsBoundedWhenInfluxDBIsDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-generate=false", "-idle-timeout", "300ms"})
+	require.NoError(t, err)
+	o.kafkaBrokers, o.token = "", ""
+	o.influxURL, o.influxToken, o.influxBucket = dead, "", "rdr/autogen"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- run(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)), ready) }()
+	base := "http://" + <-ready
+	from := time.Now().Add(-time.Hour).Truncate(time.Second)
+	var lines []string
+	for i := range 5000 {
+		lines = append(lines, ev("login_success", fmt.Sprintf("u%d", i%7), from.Add(time.Duration(i)*100*time.Millisecond)))
+	}
+	_, r, _ := postRetrying(t, base, []byte(strings.Join(lines, "\n")))
+	require.Zero(t, r)
+	waitFor(t, func() bool { return metricValue(t, base, `rdr_sink_pending{sink="influxdb"}`) > 0 })
+	began := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		took := time.Since(began)
+		t.Logf("stopped in %s: %v", took.Round(time.Millisecond), err)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "points not written")
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the dashboard did not stop in 2 minutes with InfluxDB down")
+	}
 }
