@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -102,7 +103,7 @@ func historyTotal(t *testing.T, base string, from, to time.Time) float64 {
 // earlier one.) Whatever answered 503 was posted again after Retry-After.
 func TestBackfillPostedBackToBackLosesNothing(t *testing.T) {
 	base := server(t, func(o *options) {
-		o.maxBody, o.queueBytes, o.memWindows = 2<<20, 1536<<10, 8000
+		o.maxBody, o.queueBytes, o.memWindows = 1<<20, 1536<<10, 8000
 	})
 	const events, chunk = 133_200, 5000
 	span := 2 * time.Hour
@@ -354,4 +355,14 @@ func TestInvariantKafka(t *testing.T) {
 	s := newInvariantStream(12, 20000, time.Now().Add(-40*time.Minute).Truncate(time.Second), 30*time.Minute)
 	accepted, rejected := sendConcurrently(t, base, s, 4, 12)
 	checkInvariant(t, base, s, accepted, rejected)
+}
+
+// A queue smaller than the largest body would answer such a body 503 for
+// ever: the dashboard refuses to start with one.
+func TestQueueSmallerThanTheBodyLimitIsRefused(t *testing.T) {
+	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-generate=false", "-max-body", "2048", "-queue-bytes", "1024"})
+	require.NoError(t, err)
+	o.kafkaBrokers, o.influxURL, o.token = "", "", ""
+	err = run(context.Background(), o, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	require.EqualError(t, err, "-queue-bytes (1024) must be at least -max-body (2048)")
 }

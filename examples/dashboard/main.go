@@ -273,6 +273,10 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	} else {
 		// The input is a Queue, not a GoChannel: GoChannel lets a later
 		// Publish overtake an earlier one (see pipeline.Queue).
+		if o.queueBytes > 0 && o.queueBytes < o.maxBody {
+			// A body the queue can never hold would be answered 503 for ever.
+			return fmt.Errorf("-queue-bytes (%d) must be at least -max-body (%d)", o.queueBytes, o.maxBody)
+		}
 		q, err := pipeline.NewQueue(pipeline.QueueConfig{MaxBytes: o.queueBytes})
 		if err != nil {
 			return fmt.Errorf("-queue-bytes: %w", err)
