@@ -58,32 +58,33 @@ func writeAlertsInput(t *testing.T, st interface {
 // contributing events, which InfluxDB does not keep), hostile text,
 // acknowledgements and all.
 func TestRecentAlertsInfluxMatchesMemory(t *testing.T) {
-	e := requireInflux(t)
-	influx := newInfluxClosed(t, influxConfig(e, newBucket(t, e)))
-	mem, err := sink.NewMemory(sink.MemoryConfig{})
-	require.NoError(t, err)
-	ctx := context.Background()
-	since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
-	writeAlertsInput(t, influx, since)
-	writeAlertsInput(t, mem, since)
-	require.NoError(t, influx.Flush(ctx))
+	forEachInflux(t, func(t *testing.T, e influxEnv) {
+		influx := newInfluxClosed(t, influxConfig(e, newBucket(t, e)))
+		mem, err := sink.NewMemory(sink.MemoryConfig{})
+		require.NoError(t, err)
+		ctx := context.Background()
+		since := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+		writeAlertsInput(t, influx, since)
+		writeAlertsInput(t, mem, since)
+		require.NoError(t, influx.Flush(ctx))
 
-	want, err := mem.RecentAlerts(ctx, since, 0)
-	require.NoError(t, err)
-	require.Len(t, want, 2)
-	assert.Equal(t, []string{"id with, = spaces", "a1"}, []string{want[0].ID, want[1].ID})
-	assert.Equal(t, anomaly.StatusResolved, want[1].Status, "the latest state")
-	assert.Equal(t, since.Add(100*time.Second+123), want[1].AckedAt, "the ack outlives the later write")
-	for i := range want {
-		want[i].Events = nil
-	}
-	got, err := influx.RecentAlerts(ctx, since, 0)
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
+		want, err := mem.RecentAlerts(ctx, since, 0)
+		require.NoError(t, err)
+		require.Len(t, want, 2)
+		assert.Equal(t, []string{"id with, = spaces", "a1"}, []string{want[0].ID, want[1].ID})
+		assert.Equal(t, anomaly.StatusResolved, want[1].Status, "the latest state")
+		assert.Equal(t, since.Add(100*time.Second+123), want[1].AckedAt, "the ack outlives the later write")
+		for i := range want {
+			want[i].Events = nil
+		}
+		got, err := influx.RecentAlerts(ctx, since, 0)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
 
-	got, err = influx.RecentAlerts(ctx, since, 1)
-	require.NoError(t, err)
-	assert.Equal(t, want[:1], got)
+		got, err = influx.RecentAlerts(ctx, since, 1)
+		require.NoError(t, err)
+		assert.Equal(t, want[:1], got)
+	})
 }
 
 func TestRecentAlertsMemory(t *testing.T) {

@@ -87,8 +87,8 @@ func ExampleNewInflux() {
 	fmt.Println(s.Close(), s.Stats().Written)
 	// Output:
 	// /api/v2/write?bucket=rdr%2Fautogen&org=&precision=ns
-	// rdr_window,writer=proc-1 active_users=1i,low=0i,medium=0i,high=2i,critical=0i,total=2i,update=false 1795687201000000000
-	// rdr_events,eventType=login_failed,writer=proc-1 count=2i 1795687201000000000
+	// rdr_window,partition=~b64:,writer=proc-1 active_users=1i,low=0i,medium=0i,high=2i,critical=0i,total=2i,update=false 1795687201000000000
+	// rdr_events,eventType=login_failed,partition=~b64:,writer=proc-1 count=2i 1795687201000000000
 	// <nil> 2
 }
 

@@ -2,10 +2,24 @@ package sink
 
 // Internals exported to the external tests.
 var (
-	FluxString = fluxString
-	EncodeTag  = encodeTag
-	DecodeTag  = decodeTag
+	InfluxQLString = influxQLString
+	EncodeTag      = encodeTag
+	DecodeTag      = decodeTag
 )
 
-// BuildFlux returns the Flux query History sends for q.
-func BuildFlux(bucket string, q Query) string { return buildFlux(bucket, q).flux }
+// BuildInfluxQL returns the InfluxQL statement and bound parameters
+// History sends for q.
+func BuildInfluxQL(q Query, bind bool) (string, map[string]string) {
+	p := buildInfluxQL(q, bind)
+	return p.stmt, p.params
+}
+
+// SetBind makes s bind filter values (true) or write them as literals
+// (false), whatever its server's version.
+func SetBind(s *Influx, bind bool) {
+	if bind {
+		s.reader.bind.Store(1)
+	} else {
+		s.reader.bind.Store(2)
+	}
+}

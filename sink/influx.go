@@ -186,7 +186,7 @@ type InfluxStats struct {
 
 // Influx is the InfluxDB sink: it writes windows and alerts as points (the
 // schema is in the package documentation) and answers history queries with
-// Flux. It is safe for concurrent use.
+// InfluxQL. It is safe for concurrent use.
 //
 // Writes encode the points at once into a bounded buffer and return; one
 // goroutine sends the buffer in batches, retrying failed requests with
@@ -197,7 +197,7 @@ type Influx struct {
 	log       *slog.Logger
 	client    influxdb2.Client
 	writeAPI  api.WriteAPIBlocking
-	queryAPI  api.QueryAPI
+	reader    *influxQLQuerier
 	transport *http.Transport // ours to close, nil with a caller's HTTPClient
 
 	runCtx context.Context // cancelled when Close gives up
@@ -264,7 +264,7 @@ func NewInflux(cfg InfluxConfig) (*Influx, error) {
 		SetPrecision(time.Nanosecond)
 	s.client = influxdb2.NewClientWithOptions(strings.TrimRight(cfg.URL, "/"), cfg.Token, opts)
 	s.writeAPI = s.client.WriteAPIBlocking(cfg.Org, cfg.Bucket)
-	s.queryAPI = s.client.QueryAPI(cfg.Org)
+	s.reader = newInfluxQLQuerier(cfg, hc)
 	s.runCtx, s.abort = context.WithCancel(context.Background())
 	go s.run()
 	return s, nil
@@ -450,8 +450,10 @@ func (s *Influx) Ping(ctx context.Context) error {
 	return nil
 }
 
-// History answers q with a Flux query. Filter values reach the query only
-// as escaped string literals. It returns ErrClosed after Close.
+// History answers q with an InfluxQL query on /query (see influxql.go for
+// what InfluxDB 1.8, 2.x and 3.x each need). Filter values reach the query
+// only as bound parameters or escaped string literals. It returns ErrClosed
+// after Close.
 func (s *Influx) History(ctx context.Context, q Query) (History, error) {
 	if err := q.Validate(); err != nil {
 		return History{}, err
@@ -462,13 +464,7 @@ func (s *Influx) History(ctx context.Context, q Query) (History, error) {
 	if closed {
 		return History{}, ErrClosed
 	}
-	plan := buildFlux(s.cfg.Bucket, q)
-	res, err := s.queryAPI.Query(ctx, plan.flux)
-	if err != nil {
-		return History{}, fmt.Errorf("sink: influx history: %w", err)
-	}
-	defer res.Close()
-	return readFlux(res, q, plan)
+	return s.reader.history(ctx, q)
 }
 
 // AckAlert implements [AlertStore]: it writes the field acked_at to a's
@@ -486,8 +482,9 @@ func (s *Influx) AckAlert(ctx context.Context, a anomaly.Alert, at time.Time) er
 	return nil
 }
 
-// RecentAlerts implements [AlertStore] with a Flux query of rdr_alerts.
-// Alerts are stored at their FirstSeen, so the query reads from since on.
+// RecentAlerts implements [AlertStore] with an InfluxQL query of
+// rdr_alerts. Alerts are stored at their FirstSeen, so the query reads from
+// since on.
 func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) ([]StoredAlert, error) {
 	s.mu.Lock()
 	closed := s.closed
@@ -496,27 +493,9 @@ func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) (
 		return nil, ErrClosed
 	}
 	// Event time may run ahead of the server's clock: read to well past now.
-	flux := fmt.Sprintf(`from(bucket: %s)
-  |> range(start: %s, stop: %s)
-  |> filter(fn: (r) => r._measurement == %s)
-  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
-  |> group()`, fluxString(s.cfg.Bucket), fluxTime(since), fluxTime(time.Now().Add(48*time.Hour)), fluxString(measAlerts))
-	res, err := s.queryAPI.Query(ctx, flux)
+	out, err := s.reader.recentAlerts(ctx, since, time.Now().Add(48*time.Hour))
 	if err != nil {
-		return nil, fmt.Errorf("sink: influx alerts: %w", err)
-	}
-	defer res.Close()
-	var out []StoredAlert
-	for res.Next() {
-		a, err := alertFromRecord(res.Record().Values())
-		if err != nil {
-			return nil, fmt.Errorf("sink: influx alerts: %w", err)
-		}
-		a.FirstSeen = res.Record().Time()
-		out = append(out, a)
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("sink: influx alerts: %w", err)
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b StoredAlert) int { return compareAlerts(a.Alert, b.Alert) })
 	if limit > 0 && len(out) > limit {

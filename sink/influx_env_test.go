@@ -19,36 +19,98 @@ import (
 	"github.com/rdr-go/rdr/sink"
 )
 
-// influxEnv is the real server the integration tests use, from the
-// environment that `eval "$(scripts/services.sh env)"` sets.
+// influxEnv is one server the integration tests use: the real InfluxDB 1.8
+// and 2.x that `eval "$(scripts/services.sh env)"` points at, or the fake of
+// InfluxDB 3.x (fakev3_test.go).
 type influxEnv struct {
+	Name                    string
 	URL, Token, Org, Bucket string
+	// binds is true when the server binds query parameters (1.8, 2.x).
+	binds bool
+	fake  *fakeV3
 }
 
 // v1 reports whether the server is InfluxDB 1.8 (bucket "db/rp").
 func (e influxEnv) v1() bool { return strings.Contains(e.Bucket, "/") }
 
+// servicesRequired is set by scripts/test.sh: a missing server fails the
+// test instead of skipping it.
+var servicesRequired = os.Getenv("RDR_REQUIRE_SERVICES") == "1"
+
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if servicesRequired {
+		t.Fatalf("%s not set, and RDR_REQUIRE_SERVICES=1: scripts/services.sh start all did not start it", what)
+	}
+	t.Skipf(`%s not set: run scripts/services.sh start all; eval "$(scripts/services.sh env)"`, what)
+}
+
+// requireInflux is the InfluxDB 1.8 server.
 func requireInflux(t testing.TB) influxEnv {
 	t.Helper()
 	e := influxEnv{
+		Name:   "influxdb-1.8",
 		URL:    os.Getenv("RDR_INFLUX_URL"),
 		Token:  os.Getenv("RDR_INFLUX_TOKEN"),
 		Org:    os.Getenv("RDR_INFLUX_ORG"),
 		Bucket: os.Getenv("RDR_INFLUX_BUCKET"),
+		binds:  true,
 	}
 	if e.URL == "" || e.Bucket == "" {
-		t.Skip(`RDR_INFLUX_URL/RDR_INFLUX_BUCKET not set: run scripts/services.sh start influxdb; eval "$(scripts/services.sh env)"`)
+		missing(t, "RDR_INFLUX_URL/RDR_INFLUX_BUCKET")
 	}
 	return e
 }
 
+// requireInflux2 is the InfluxDB 2.x server.
+func requireInflux2(t testing.TB) influxEnv {
+	t.Helper()
+	e := influxEnv{
+		Name:   "influxdb-2",
+		URL:    os.Getenv("RDR_INFLUX2_URL"),
+		Token:  os.Getenv("RDR_INFLUX2_TOKEN"),
+		Org:    os.Getenv("RDR_INFLUX2_ORG"),
+		Bucket: os.Getenv("RDR_INFLUX2_BUCKET"),
+		binds:  true,
+	}
+	if e.URL == "" || e.Bucket == "" {
+		missing(t, "RDR_INFLUX2_URL/RDR_INFLUX2_BUCKET")
+	}
+	return e
+}
+
+// forEachInflux runs f as a subtest on InfluxDB 1.8, on InfluxDB 2.x and on
+// the fake of 3.x.
+func forEachInflux(t *testing.T, f func(t *testing.T, e influxEnv)) {
+	t.Helper()
+	t.Run("influxdb-1.8", func(t *testing.T) { f(t, requireInflux(t)) })
+	t.Run("influxdb-2", func(t *testing.T) { f(t, requireInflux2(t)) })
+	t.Run("influxdb-3-fake", func(t *testing.T) {
+		fake := newFakeV3(t)
+		f(t, influxEnv{Name: "influxdb-3-fake", URL: fake.URL(), Token: fakeV3Token, Bucket: "rdr", fake: fake})
+	})
+}
+
+// bindModes are the ways History can pass filter values to e: bound and as
+// literals where it binds, as literals where it does not.
+func bindModes(e influxEnv) []bool {
+	if e.binds {
+		return []bool{true, false}
+	}
+	return []bool{false}
+}
+
 var bucketSeq atomic.Int64
 
-// newBucket creates an empty bucket (1.8: a database, "db/autogen") for one
-// test and drops it at cleanup.
+// newBucket creates an empty bucket (1.8: a database, "db/autogen"; 3.x:
+// a database, made by the first write) for one test and drops it at
+// cleanup.
 func newBucket(t testing.TB, e influxEnv) string {
 	t.Helper()
 	name := fmt.Sprintf("rdr_sink_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, bucketSeq.Add(1))
+	if e.fake != nil {
+		return name
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if e.v1() {

@@ -135,9 +135,9 @@ func TestInfluxLineProtocol(t *testing.T) {
 	assert.Equal(t, []string{
 		`",resolved_at=1795687260000000000i,risk_score=15,status="resolved",threshold=5,value=5 1795687200000000000`,
 		`rdr_alerts,id=brute-force/alice/0,rule=brute-force,severity=critical count=1i,group_by="userId",key="alice",last_seen=1795687200000000000i,message="say \"hi\" \\ bye`,
-		`rdr_events,eventType=login,writer=proc-1 count=5i 1795687201000000000`,
-		`rdr_events,eventType=login\ failed\,x\=1,writer=proc-1 count=2i 1795687201000000000`,
-		`rdr_window,writer=proc-1 active_users=2i,low=7i,medium=0i,high=0i,critical=0i,unknown=1i,total=7i,update=true 1795687201000000000`,
+		`rdr_events,eventType=login,partition=~b64:,writer=proc-1 count=5i 1795687201000000000`,
+		`rdr_events,eventType=login\ failed\,x\=1,partition=~b64:,writer=proc-1 count=2i 1795687201000000000`,
+		`rdr_window,partition=~b64:,writer=proc-1 active_users=2i,low=7i,medium=0i,high=0i,critical=0i,unknown=1i,total=7i,update=true 1795687201000000000`,
 	}, lines)
 }
 
@@ -296,7 +296,7 @@ func TestInfluxLineProtocolOddNumbers(t *testing.T) {
 	slices.Sort(lines)
 	assert.Equal(t, []string{
 		`rdr_alerts,id=spike/bob/0,rule=spike,severity=high count=1i,group_by="userId",key="bob",last_seen=1795687200000000000i,message="5 failed logins for bob",resolved_at=0i,status="firing" 1795687200000000000`,
-		`rdr_events,eventType=login,writer=proc-1 count=9223372036854775807i 1795687201000000000`,
-		`rdr_window,writer=proc-1 active_users=1i,low=9223372036854775807i,medium=0i,high=0i,critical=0i,total=9223372036854775807i,update=false 1795687201000000000`,
+		`rdr_events,eventType=login,partition=~b64:,writer=proc-1 count=9223372036854775807i 1795687201000000000`,
+		`rdr_window,partition=~b64:,writer=proc-1 active_users=1i,low=9223372036854775807i,medium=0i,high=0i,critical=0i,total=9223372036854775807i,update=false 1795687201000000000`,
 	}, lines)
 }

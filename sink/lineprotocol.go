@@ -189,12 +189,12 @@ func appendWindow(dst []byte, writer string, w *WindowResult) []byte {
 	return dst
 }
 
-// appendWindowTags appends a window point's identity: the partition (when
-// named; tags go in key order) and the writer.
+// appendWindowTags appends a window point's identity: the partition and the
+// writer (tags go in key order). The partition tag is always there, "" as
+// its encoding "~b64:", because InfluxDB 3 fixes a table's tags at its
+// first write and refuses a point with another tag.
 func appendWindowTags(dst []byte, writer, partition string) []byte {
-	if partition != "" {
-		dst = appendTag(dst, tagPartition, partition)
-	}
+	dst = appendTag(dst, tagPartition, partition)
 	return appendTag(dst, tagWriter, writer)
 }
 

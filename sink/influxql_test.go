@@ -2,12 +2,10 @@ package sink_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -15,54 +13,52 @@ import (
 	"github.com/rdr-go/rdr/sink/sinktest"
 )
 
-func TestFluxStringEscapes(t *testing.T) {
+func TestInfluxQLStringEscapes(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{`login_failed`, `"login_failed"`},
-		{`") |> drop(columns: ["_value"]) //`, `"\") |> drop(columns: [\"_value\"]) //"`},
-		{`a\`, `"a\\"`},
-		{`\"`, `"\\\""`},
-		{"line\nbreak\r\t", `"line\x0abreak\x0d\x09"`},
-		{"${r._value}", `"\x24{r._value}"`},
-		{"nul\x00del\x7f", `"nul\x00del\x7f"`},
-		{"bad\xffutf8", `"bad\xffutf8"`},
-		{"ünïcödé ✓", `"ünïcödé ✓"`},
+		{`login_failed`, `'login_failed'`},
+		{`' OR 1=1 --`, `'\' OR 1=1 --'`},
+		{`a\`, `'a\\'`},
+		{`\'`, `'\\\''`},
+		{"line\nbreak", `'line\nbreak'`},
+		{`x" GROUP BY *`, `'x" GROUP BY *'`},
+		{"ünïcödé ✓", `'ünïcödé ✓'`},
 	} {
-		assert.Equal(t, tc.want, sink.FluxString(tc.in), "%q", tc.in)
+		assert.Equal(t, tc.want, sink.InfluxQLString(tc.in), "%q", tc.in)
 	}
 }
 
-// The Flux History sends for a hostile filter: the value is one string
-// literal, the query's structure is fixed.
-func TestBuildFluxHostileFilter(t *testing.T) {
+// The InfluxQL History sends for a hostile filter: the value is one bound
+// parameter or one string literal, the query's structure is fixed.
+func TestBuildInfluxQLHostileFilter(t *testing.T) {
 	q := sink.Query{
 		Metric: sink.MetricEvents, GroupBy: sink.ByEventType,
 		Start: sinktest.Base.Add(7 * time.Second), Stop: sinktest.Base.Add(time.Hour), Interval: time.Minute,
-		Filter: map[string]string{sink.ByEventType: `") |> drop(columns: ["_value"]) //`},
+		Filter: map[string]string{sink.ByEventType: `x' OR "eventType" != 'x`},
 	}
-	assert.Equal(t, `from(bucket: "rdr/autogen")
-  |> range(start: 2026-11-26T10:00:07.000000001Z, stop: 2026-11-26T11:00:00.000000001Z)
-  |> filter(fn: (r) => r._measurement == "rdr_events" and (r._field == "count"))
-  |> filter(fn: (r) => r["eventType"] == "\") |> drop(columns: [\"_value\"]) //")
-  |> timeShift(duration: -7000000001ns)
-  |> window(every: 60000000000ns)
-  |> group(columns: ["_start", "eventType"])
-  |> sum()
-`, sink.BuildFlux("rdr/autogen", q))
+	stmt, params := sink.BuildInfluxQL(q, false)
+	assert.Equal(t, `SELECT sum("count") AS "v" FROM "rdr_events" WHERE time > '2026-11-26T10:00:07Z' AND time <= '2026-11-26T11:00:00Z'`+
+		` AND "eventType" = 'x\' OR "eventType" != \'x' GROUP BY time(60000000000ns, 7000000001ns), "eventType" fill(none)`, stmt)
+	assert.Nil(t, params)
+	stmt, params = sink.BuildInfluxQL(q, true)
+	assert.Equal(t, `SELECT sum("count") AS "v" FROM "rdr_events" WHERE time > '2026-11-26T10:00:07Z' AND time <= '2026-11-26T11:00:00Z'`+
+		` AND "eventType" = $f0 GROUP BY time(60000000000ns, 7000000001ns), "eventType" fill(none)`, stmt)
+	assert.Equal(t, map[string]string{"f0": `x' OR "eventType" != 'x`}, params)
 
 	q = sink.Query{
 		Metric: sink.MetricAlerts, GroupBy: sink.ByRule,
 		Start: sinktest.Base, Stop: sinktest.Base.Add(time.Hour), Interval: time.Minute,
 		Filter: map[string]string{sink.BySeverity: "high", sink.ByRule: "a\\b\nc"},
 	}
-	assert.Equal(t, `from(bucket: "rdr/autogen")
-  |> range(start: 2026-11-26T10:00:00Z, stop: 2026-11-26T11:00:00Z)
-  |> filter(fn: (r) => r._measurement == "rdr_alerts" and (r._field == "count"))
-  |> filter(fn: (r) => r["rule"] == "~b64:YVxiCmM")
-  |> filter(fn: (r) => r["severity"] == "high")
-  |> window(every: 60000000000ns)
-  |> group(columns: ["_start", "rule"])
-  |> count()
-`, sink.BuildFlux("rdr/autogen", q), "values line protocol cannot carry are stored, and matched, base64-encoded")
+	stmt, _ = sink.BuildInfluxQL(q, false)
+	assert.Equal(t, `SELECT count("count") AS "v" FROM "rdr_alerts" WHERE time >= '2026-11-26T10:00:00Z' AND time < '2026-11-26T11:00:00Z'`+
+		` AND "rule" = '~b64:YVxiCmM' AND "severity" = 'high' GROUP BY time(60000000000ns, 0ns), "rule" fill(none)`, stmt,
+		"values line protocol cannot carry are stored, and matched, base64-encoded")
+
+	q = sink.Query{Metric: sink.MetricActiveUsers, Start: sinktest.Base, Stop: sinktest.Base.Add(time.Hour), Interval: time.Minute}
+	stmt, _ = sink.BuildInfluxQL(q, false)
+	assert.Equal(t, `SELECT max("s") AS "v" FROM (SELECT sum("active_users") AS "s" FROM "rdr_window"`+
+		` WHERE time > '2026-11-26T10:00:00Z' AND time <= '2026-11-26T11:00:00Z' GROUP BY time(1ns) fill(none))`+
+		` WHERE time > '2026-11-26T10:00:00Z' AND time <= '2026-11-26T11:00:00Z' GROUP BY time(60000000000ns, 1ns) fill(none)`, stmt)
 }
 
 func TestTagEncodingRoundTrip(t *testing.T) {
@@ -76,38 +72,38 @@ func TestTagEncodingRoundTrip(t *testing.T) {
 	assert.Equal(t, "~b64:fmI2NDp4", sink.EncodeTag("~b64:x"), "a value that looks encoded is encoded too")
 }
 
-// Every hostile value, written as a Flux literal by FluxString, reaches the
-// real Flux engine as exactly that value: the query returns it as a column.
-func TestFluxStringRoundTripOnServer(t *testing.T) {
-	env := requireInflux(t)
-	bucket := newBucket(t, env)
-	ctx := context.Background()
-	s := newInfluxClosed(t, influxConfig(env, bucket))
-	require.NoError(t, s.WriteWindow(ctx, sinktest.Window(0, map[string]uint64{"login": 1})))
-	require.NoError(t, s.Flush(ctx))
-
-	c := influxdb2.NewClient(env.URL, env.Token)
-	defer c.Close()
-	values := append([]string{"nul\x00", "del\x7f", "${", "$", `\x41`, `\n`}, sinktest.Hostile...)
-	var b strings.Builder
-	fmt.Fprintf(&b, "from(bucket: %s)\n  |> range(start: 2026-11-26T00:00:00Z, stop: 2026-11-27T00:00:00Z)\n", sink.FluxString(bucket))
-	b.WriteString("  |> filter(fn: (r) => r._measurement == \"rdr_window\" and r._field == \"total\")\n  |> map(fn: (r) => ({")
-	for i, v := range values {
-		if i > 0 {
-			b.WriteString(", ")
+// Every hostile value, stored as an event type, is found again by a filter
+// on exactly that value — bound or written as a literal — and no other
+// filter value finds it: on each real server.
+func TestInfluxQLHostileFilterOnServer(t *testing.T) {
+	forEachInflux(t, func(t *testing.T, env influxEnv) {
+		ctx := context.Background()
+		s := newInfluxClosed(t, influxConfig(env, newBucket(t, env)))
+		values := append([]string{"nul\x00", "del\x7f", "$f0", "$", `\x41`, `\n`, `'`, `\'`, `''`, "x' OR 'a'='a"}, sinktest.Hostile...)
+		byType := map[string]uint64{}
+		for i, v := range values {
+			byType[v] = uint64(i + 1)
 		}
-		fmt.Fprintf(&b, "v%d: %s", i, sink.FluxString(v))
-	}
-	b.WriteString("}))\n")
-	res, err := c.QueryAPI(env.Org).Query(ctx, b.String())
-	require.NoError(t, err, b.String())
-	defer res.Close()
-	require.True(t, res.Next(), "one row: %v", res.Err())
-	for i, v := range values {
-		assert.Equal(t, v, res.Record().ValueByKey(fmt.Sprintf("v%d", i)), "value %d", i)
-	}
-	assert.False(t, res.Next())
-	require.NoError(t, res.Err())
+		require.NoError(t, s.WriteWindow(ctx, sinktest.Window(0, byType)))
+		require.NoError(t, s.Flush(ctx))
+		for _, bind := range []bool{true, false} {
+			if bind && !env.binds {
+				continue
+			}
+			sink.SetBind(s, bind)
+			for i, v := range values {
+				h, err := s.History(ctx, sink.Query{Metric: sink.MetricEvents, Start: sinktest.Base, Stop: sinktest.Base.Add(time.Minute),
+					Interval: time.Minute, Filter: map[string]string{sink.ByEventType: v}})
+				require.NoError(t, err, "bind %v, value %q", bind, v)
+				require.Len(t, h.Series, 1, "bind %v, value %q", bind, v)
+				assert.Equal(t, float64(i+1), h.Series[0].Points[0].V, "bind %v, value %q", bind, v)
+			}
+			h, err := s.History(ctx, sink.Query{Metric: sink.MetricEvents, Start: sinktest.Base, Stop: sinktest.Base.Add(time.Minute),
+				Interval: time.Minute, Filter: map[string]string{sink.ByEventType: "' OR ''='"}})
+			require.NoError(t, err)
+			assert.Empty(t, h.Series, "bind %v: an injection finds nothing", bind)
+		}
+	})
 }
 
 func TestQueryValidate(t *testing.T) {

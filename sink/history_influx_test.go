@@ -1,0 +1,108 @@
+package sink_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/sink"
+	"github.com/rdr-go/rdr/sink/sinktest"
+)
+
+// The same data written to the memory store and to InfluxDB gives the same
+// history, for every metric, grouping, filter and interval.
+func TestHistoryInfluxEqualsMemory(t *testing.T) {
+	forEachInflux(t, func(t *testing.T, env influxEnv) {
+		ctx := context.Background()
+		mem := newMemory(t, sink.MemoryConfig{MaxWindows: 5000})
+		influx := newInfluxClosed(t, influxConfig(env, newBucket(t, env)))
+
+		rng := rand.New(rand.NewPCG(1, 2))
+		types := []string{"login", "login_failed", "logout", "password_reset", `") |> drop(columns: ["_value"]) //`, `a\b`}
+		rules := []string{"brute-force", "credential-stuffing", "impossible-travel", `x" or "1"=="1`}
+		const windows = 1800 // 30 minutes of 1-second windows
+		for i := range windows {
+			if rng.IntN(10) == 0 {
+				continue // a quiet second: no window
+			}
+			byType := map[string]uint64{}
+			for _, typ := range types {
+				if rng.IntN(3) > 0 {
+					byType[typ] = uint64(rng.IntN(20))
+				}
+			}
+			w := sinktest.Window(i, byType)
+			w.Metrics.ActiveUsers = uint64(rng.IntN(50))
+			w.Metrics.BySeverity[rdr.SeverityMedium] = uint64(rng.IntN(5))
+			w.Metrics.BySeverity[rdr.SeverityCritical] = uint64(rng.IntN(2))
+			for _, s := range []sink.Sink{mem, influx} {
+				require.NoError(t, s.WriteWindow(ctx, w))
+			}
+		}
+		for i := range 150 {
+			a := sinktest.Alert(rules[rng.IntN(len(rules))], fmt.Sprintf("u-%d", i), 0)
+			a.ID = fmt.Sprintf("alert-%d", i)
+			a.FirstSeen = sinktest.Base.Add(time.Duration(rng.Int64N(int64(windows * time.Second))))
+			a.Severity = rdr.Severity(1 + rng.IntN(4))
+			for _, s := range []sink.Sink{mem, influx} {
+				require.NoError(t, s.WriteAlert(ctx, a))
+			}
+			if i%3 == 0 { // updated, then resolved: still one alert
+				a.Count, a.Status, a.ResolvedAt = 4, anomaly.StatusResolved, a.FirstSeen.Add(time.Minute)
+				for _, s := range []sink.Sink{mem, influx} {
+					require.NoError(t, s.WriteAlert(ctx, a))
+				}
+			}
+		}
+		require.NoError(t, influx.Flush(ctx))
+
+		base := sinktest.Base
+		q := func(metric, groupBy string, start, stop, every time.Duration, filter ...string) sink.Query {
+			qq := sink.Query{Metric: metric, GroupBy: groupBy, Start: base.Add(start), Stop: base.Add(stop), Interval: every}
+			if len(filter) == 2 {
+				qq.Filter = map[string]string{filter[0]: filter[1]}
+			}
+			return qq
+		}
+		const m = time.Minute
+		for _, query := range []sink.Query{
+			q(sink.MetricEvents, "", 0, 30*m, m),
+			q(sink.MetricEvents, sink.ByEventType, 0, 30*m, m),
+			q(sink.MetricEvents, sink.ByEventType, 0, 30*m, 5*m, sink.ByEventType, types[4]),
+			q(sink.MetricEvents, "", 0, 30*m, 10*m, sink.ByEventType, `a\b`),
+			q(sink.MetricEvents, sink.BySeverity, 0, 30*m, 5*m),
+			q(sink.MetricEvents, sink.ByEventType, 7*time.Second, 29*m+3*time.Second, 13*time.Second), // nothing aligned
+			q(sink.MetricEvents, "", -10*m, 40*m, m),                                                  // beyond the data
+			q(sink.MetricEvents, sink.ByEventType, 100*time.Second, 400*time.Second, time.Second),
+			q(sink.MetricActiveUsers, "", 0, 30*m, m),
+			q(sink.MetricActiveUsers, "", 3*time.Second, 30*m, 7*time.Second),
+			q(sink.MetricActiveUsers, "", 0, 10*m, time.Second),
+			q(sink.MetricAlerts, "", 0, 30*m, m),
+			q(sink.MetricAlerts, sink.ByRule, 0, 30*m, m),
+			q(sink.MetricAlerts, sink.BySeverity, 11*time.Second, 30*m, 17*time.Second),
+			q(sink.MetricAlerts, sink.ByRule, 0, 30*m, 10*m, sink.ByRule, rules[3]),
+			q(sink.MetricAlerts, sink.BySeverity, 0, 30*m, 30*m, sink.BySeverity, "critical"),
+			q(sink.MetricAlerts, sink.ByRule, 0, 30*m, 30*m, sink.ByRule, "no-such-rule"),
+		} {
+			want, err := mem.History(ctx, query)
+			require.NoError(t, err)
+			for _, bind := range bindModes(env) {
+				sink.SetBind(influx, bind)
+				got, err := influx.History(ctx, query)
+				require.NoError(t, err)
+				assert.Equal(t, want, got, "bind %v: %s by %q, %s from %s to %s, filter %q", bind, query.Metric, query.GroupBy, query.Interval,
+					query.Start.Sub(base), query.Stop.Sub(base), query.Filter)
+			}
+			if query.Filter["rule"] != "no-such-rule" && query.Start.Before(base.Add(30*m)) {
+				assert.NotEmpty(t, want.Series, "query with data: %+v", query)
+			}
+		}
+	})
+}
