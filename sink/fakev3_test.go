@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	protocol "github.com/influxdata/line-protocol"
 	"github.com/influxdata/influxql"
+	protocol "github.com/influxdata/line-protocol"
 )
 
 // fakeV3 is a fake of InfluxDB 3.x (Core/Enterprise) as far as rdr uses it,
@@ -245,7 +245,7 @@ func (f *fakeV3) query(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type series struct {
-		Name    string  `json:"name"`
+		Name    string   `json:"name"`
 		Columns []string `json:"columns"`
 		Values  [][]any  `json:"values"`
 	}
