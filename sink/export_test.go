@@ -10,7 +10,7 @@ var (
 // BuildInfluxQL returns the InfluxQL statement and bound parameters
 // History sends for q.
 func BuildInfluxQL(q Query, bind bool) (string, map[string]string) {
-	p := buildInfluxQL(q, bind)
+	p := buildInfluxQL(q, bind, false)
 	return p.stmt, p.params
 }
 

@@ -346,9 +346,6 @@ func (f *fakeV3) selectRows(tables map[string]*fakeTable, stmt *influxql.SelectS
 
 // fakeAggregate groups rows by time bucket and tags and computes each field.
 func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow) (*fakeResult, error) {
-	if stmt.Fill != influxql.NoFill {
-		return nil, fmt.Errorf("the fake runs fill(none) only")
-	}
 	var every, offset int64
 	var groupTags []string
 	for _, d := range stmt.Dimensions {
@@ -375,8 +372,8 @@ func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow)
 			return nil, fmt.Errorf("the fake cannot group by %s", d)
 		}
 	}
-	if every <= 0 {
-		return nil, fmt.Errorf("the fake needs GROUP BY time()")
+	if every > 0 && stmt.Fill != influxql.NoFill {
+		return nil, fmt.Errorf("the fake runs GROUP BY time() with fill(none) only")
 	}
 	type agg struct{ fn, field, alias string }
 	var aggs []agg
@@ -399,7 +396,10 @@ func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow)
 	groups := map[string]*group{}
 	var order []string
 	for _, row := range rows {
-		b := row.t - ((row.t-offset)%every+every)%every
+		var b int64 // without GROUP BY time(), one bucket at 0
+		if every > 0 {
+			b = row.t - ((row.t-offset)%every+every)%every
+		}
 		tags := make([]string, len(groupTags))
 		for i, k := range groupTags {
 			tags[i] = row.tags[k]

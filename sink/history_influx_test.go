@@ -106,3 +106,102 @@ func TestHistoryInfluxEqualsMemory(t *testing.T) {
 		}
 	})
 }
+
+// With RollUp, two processors' sinks (partitions 0–1 and 2) write two hours
+// of windows; history over whole minutes is read from the 1-minute
+// roll-ups, and equals the memory store's on the same windows, for every
+// metric, grouping and filter. Minutes written after the last roll-up are
+// read from the windows.
+func TestHistoryRollUpEqualsMemory(t *testing.T) {
+	forEachInflux(t, func(t *testing.T, env influxEnv) {
+		ctx := context.Background()
+		mem := newMemory(t, sink.MemoryConfig{MaxWindows: 30000})
+		bucket := newBucket(t, env)
+		cfgA, cfgB := influxConfig(env, bucket), influxConfig(env, bucket)
+		cfgA.RollUp, cfgB.RollUp = true, true
+		a, b := newInfluxClosed(t, cfgA), newInfluxClosed(t, cfgB)
+		rng := rand.New(rand.NewPCG(3, 4))
+		types := []string{"login", "login_failed", "file_access", `x' OR 'a'='a`, `a\b`}
+		const windows = 7200 // two hours of 1-second windows
+		for i := range windows {
+			for p := range 3 {
+				if rng.IntN(8) == 0 {
+					continue
+				}
+				byType := map[string]uint64{}
+				for _, typ := range types {
+					if rng.IntN(3) > 0 {
+						byType[typ] = uint64(1 + rng.IntN(20))
+					}
+				}
+				w := sinktest.Window(i, byType)
+				w.Partition = fmt.Sprint(p)
+				w.Metrics.ActiveUsers = uint64(rng.IntN(40))
+				w.Metrics.BySeverity[rdr.SeverityHigh] = uint64(rng.IntN(4))
+				require.NoError(t, mem.WriteWindow(ctx, w))
+				s := a
+				if p == 2 {
+					s = b
+				}
+				require.NoError(t, s.WriteWindow(ctx, w))
+			}
+		}
+		require.NoError(t, a.Flush(ctx))
+		require.NoError(t, b.Flush(ctx))
+		require.NoError(t, a.Flush(ctx)) // a's last pass saw b's last windows
+
+		base := sinktest.Base
+		const m = time.Minute
+		q := func(metric, groupBy string, start, stop, every time.Duration, filter ...string) sink.Query {
+			qq := sink.Query{Metric: metric, GroupBy: groupBy, Start: base.Add(start), Stop: base.Add(stop), Interval: every}
+			if len(filter) == 2 {
+				qq.Filter = map[string]string{filter[0]: filter[1]}
+			}
+			return qq
+		}
+		queries := []sink.Query{
+			q(sink.MetricEvents, "", 0, 120*m, m),
+			q(sink.MetricEvents, sink.ByEventType, 0, 120*m, 5*m),
+			q(sink.MetricEvents, "", -60*m, 180*m, 15*m, sink.ByEventType, types[3]),
+			q(sink.MetricEvents, sink.ByEventType, 0, 120*m, 10*m, sink.ByEventType, `a\b`),
+			q(sink.MetricEvents, sink.BySeverity, 0, 120*m, 30*m),
+			q(sink.MetricActiveUsers, "", 0, 120*m, m),
+			q(sink.MetricActiveUsers, "", 0, 120*m, 20*m),
+			q(sink.MetricEvents, sink.ByEventType, 7*time.Second, 119*m, 13*time.Second), // not whole minutes: the windows
+		}
+		for _, query := range queries {
+			want, err := mem.History(ctx, query)
+			require.NoError(t, err)
+			require.NotEmpty(t, want.Series)
+			for _, s := range []*sink.Influx{a, b} {
+				got, err := s.History(ctx, query)
+				require.NoError(t, err)
+				assert.Equal(t, want, got, "%s by %q, %s from %s to %s, filter %q", query.Metric, query.GroupBy, query.Interval,
+					query.Start.Sub(base), query.Stop.Sub(base), query.Filter)
+			}
+		}
+		// The roll-ups are there: 120 minutes, one point each.
+		noRollUp := newInfluxClosed(t, influxConfig(env, bucket))
+		raw, err := noRollUp.History(ctx, queries[0])
+		require.NoError(t, err)
+		assert.Equal(t, raw, mustHistory(t, a, queries[0]))
+		assert.Equal(t, 120, countPoints(t, env, bucket, "rdr_window_1m"))
+
+		// A window written after the roll-ups is in the answer at once.
+		late := sinktest.Window(30, map[string]uint64{"login": 1000})
+		late.Partition = "9"
+		require.NoError(t, mem.WriteWindow(ctx, late))
+		require.NoError(t, a.WriteWindow(ctx, late))
+		require.NoError(t, a.Flush(ctx))
+		want, err := mem.History(ctx, queries[1])
+		require.NoError(t, err)
+		assert.Equal(t, want, mustHistory(t, a, queries[1]))
+	})
+}
+
+func mustHistory(t *testing.T, s *sink.Influx, q sink.Query) sink.History {
+	t.Helper()
+	h, err := s.History(context.Background(), q)
+	require.NoError(t, err)
+	return h
+}

@@ -3,6 +3,7 @@ package sink_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -149,6 +150,39 @@ func influxQL(t testing.TB, e influxEnv, stmt string) {
 	_, _ = body.ReadFrom(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", stmt, body.String())
 	influxQLClient.CloseIdleConnections()
+}
+
+// countPoints counts the points of measurement (its field "total") in bucket,
+// with InfluxQL.
+func countPoints(t testing.TB, e influxEnv, bucket, measurement string) int {
+	t.Helper()
+	db, rp, _ := strings.Cut(bucket, "/")
+	form := url.Values{"db": {db}, "epoch": {"ns"}, "q": {fmt.Sprintf(`SELECT count("total") FROM %q`, measurement)}}
+	if rp != "" {
+		form.Set("rp", rp)
+	}
+	req, err := http.NewRequest(http.MethodGet, e.URL+"/query?"+form.Encode(), nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Token "+e.Token)
+	resp, err := influxQLClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct {
+		Results []struct {
+			Series []struct {
+				Values [][]json.Number `json:"values"`
+			} `json:"series"`
+		} `json:"results"`
+	}
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&out))
+	if len(out.Results) == 0 || len(out.Results[0].Series) == 0 {
+		return 0
+	}
+	n, err := out.Results[0].Series[0].Values[0][1].Int64()
+	require.NoError(t, err)
+	return int(n)
 }
 
 // influxConfig is a sink config for bucket on the test server.

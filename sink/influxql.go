@@ -90,8 +90,15 @@ type influxQLPlan struct {
 // Start + k·Interval < End ≤ Start + (k+1)·Interval. Alerts are stored at
 // their FirstSeen and read over [Start, Stop) in buckets aligned to Start.
 // Points of several writers and partitions in one bucket are summed.
-func buildInfluxQL(q Query, bind bool) influxQLPlan {
+//
+// With rolled, windows are read from the 1-minute roll-ups (see rollup.go):
+// the same query on other measurements.
+func buildInfluxQL(q Query, bind, rolled bool) influxQLPlan {
 	start, stop, every := q.Start.UTC(), q.Stop.UTC(), q.Interval
+	measWindow, measEvents := measWindow, measEvents
+	if rolled {
+		measWindow, measEvents = measWindowRollUp, measEventsRollUp
+	}
 	plan := influxQLPlan{columns: []string{"v"}}
 	where := fmt.Sprintf("time > %s AND time <= %s", influxQLTime(start), influxQLTime(stop))
 	plan.origin = start.Add(time.Nanosecond)
@@ -303,9 +310,10 @@ func (c *influxQLQuerier) query(ctx context.Context, stmt string, params map[str
 	return out.Results[0].Series, nil
 }
 
-// history runs q's plan and gathers its rows into a History.
-func (c *influxQLQuerier) history(ctx context.Context, q Query) (History, error) {
-	plan := buildInfluxQL(q, c.binds(ctx))
+// historyFrom runs q's plan on the windows (or, rolled, on the roll-ups)
+// and gathers its rows into a History.
+func (c *influxQLQuerier) historyFrom(ctx context.Context, q Query, rolled bool) (History, error) {
+	plan := buildInfluxQL(q, c.binds(ctx), rolled)
 	series, err := c.query(ctx, plan.stmt, plan.params)
 	if err != nil {
 		return History{}, fmt.Errorf("sink: influx history: %w", err)
