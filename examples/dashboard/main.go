@@ -60,6 +60,7 @@ type options struct {
 	influxToken   string
 	influxOrg     string
 	influxBucket  string
+	influxRollUp  bool
 	instance      string
 	rules         string
 	generate      bool
@@ -131,6 +132,7 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&o.influxToken, "influx-token", env("RDR_INFLUX_TOKEN", ""), "InfluxDB token; for 1.8: user:password (RDR_INFLUX_TOKEN)")
 	fs.StringVar(&o.influxOrg, "influx-org", env("RDR_INFLUX_ORG", ""), "InfluxDB organisation; ignored by 1.8 (RDR_INFLUX_ORG)")
 	fs.StringVar(&o.influxBucket, "influx-bucket", env("RDR_INFLUX_BUCKET", "rdr"), "InfluxDB bucket; for 1.8: database/retention-policy (RDR_INFLUX_BUCKET)")
+	fs.BoolVar(&o.influxRollUp, "influx-rollup", true, "also write 1-minute roll-ups to InfluxDB and read long history from them")
 	fs.StringVar(&o.instance, "instance", env("RDR_INSTANCE", ""), "this processor's name as a Kafka client; default: host name (RDR_INSTANCE)")
 	fs.StringVar(&o.rules, "rules", env("RDR_RULES", ""), "comma-separated YAML rule files; empty: the default rule set (RDR_RULES)")
 	fs.BoolVar(&o.generate, "generate", envBool("RDR_GENERATE", true), "run the built-in traffic generator (RDR_GENERATE)")
@@ -321,7 +323,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 		influx, err := sink.NewInflux(sink.InfluxConfig{
 			URL: o.influxURL, Token: o.influxToken, Org: o.influxOrg, Bucket: o.influxBucket,
-			Writer: writer, Logger: logger,
+			Writer: writer, RollUp: o.influxRollUp, Logger: logger,
 		})
 		if err != nil {
 			return err
