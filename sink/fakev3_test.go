@@ -383,15 +383,16 @@ func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow)
 			return nil, fmt.Errorf("the fake computes sum, max or count of a field, got %s", fl.Expr)
 		}
 		ref, ok := c.Args[0].(*influxql.VarRef)
-		if !ok || (c.Name != "sum" && c.Name != "max" && c.Name != "count") {
-			return nil, fmt.Errorf("the fake computes sum, max or count of a field, got %s", fl.Expr)
+		if !ok || (c.Name != "sum" && c.Name != "max" && c.Name != "count" && c.Name != "last") {
+			return nil, fmt.Errorf("the fake computes sum, max, count or last of a field, got %s", fl.Expr)
 		}
 		aggs = append(aggs, agg{c.Name, ref.Val, fl.Name()})
 	}
 	type group struct {
-		t    int64
-		tags []string
-		vals []any
+		t     int64
+		tags  []string
+		vals  []any
+		lastT []int64
 	}
 	groups := map[string]*group{}
 	var order []string
@@ -407,7 +408,7 @@ func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow)
 		key := fmt.Sprintf("%q@%d", tags, b)
 		g := groups[key]
 		if g == nil {
-			g = &group{t: b, tags: tags, vals: make([]any, len(aggs))}
+			g = &group{t: b, tags: tags, vals: make([]any, len(aggs)), lastT: make([]int64, len(aggs))}
 			groups[key] = g
 			order = append(order, key)
 		}
@@ -427,6 +428,13 @@ func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow)
 				}
 				s, _ := g.vals[i].(float64)
 				g.vals[i] = s + x
+			case "last": // a selector: without GROUP BY time(), the row has the point's time
+				if g.vals[i] == nil || row.t >= g.lastT[i] {
+					g.vals[i], g.lastT[i] = v, row.t
+					if every == 0 {
+						g.t = row.t
+					}
+				}
 			case "max":
 				if !isNum {
 					return nil, fmt.Errorf("max of non-numeric field %s", a.field)

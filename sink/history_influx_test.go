@@ -205,3 +205,39 @@ func mustHistory(t *testing.T, s *sink.Influx, q sink.Query) sink.History {
 	require.NoError(t, err)
 	return h
 }
+
+// A processor that stops before rolling its last minutes up leaves windows
+// without roll-ups: a reader uses the roll-ups only up to the newest one,
+// and the next RollUp sink to start rolls the rest up.
+func TestHistoryRollUpCatchesUpAfterAStop(t *testing.T) {
+	forEachInflux(t, func(t *testing.T, env influxEnv) {
+		ctx := context.Background()
+		mem := newMemory(t, sink.MemoryConfig{MaxWindows: 5000})
+		bucket := newBucket(t, env)
+		rolling := influxConfig(env, bucket)
+		rolling.RollUp = true
+		write := func(s *sink.Influx, from, to int) {
+			for i := from; i < to; i++ {
+				w := sinktest.Window(i, map[string]uint64{"login": uint64(i%7 + 1), "login_failed": uint64(i % 3)})
+				require.NoError(t, mem.WriteWindow(ctx, w))
+				require.NoError(t, s.WriteWindow(ctx, w))
+			}
+			require.NoError(t, s.Flush(ctx))
+		}
+		first := newInflux(t, rolling)
+		write(first, 0, 600) // minutes 0–9, rolled up
+		require.NoError(t, first.Close())
+		stopped := newInfluxClosed(t, influxConfig(env, bucket))
+		write(stopped, 600, 1200) // minutes 10–19, never rolled up
+		require.Equal(t, 10, countPoints(t, env, bucket, "rdr_window_1m"))
+
+		q := sink.Query{Metric: sink.MetricEvents, GroupBy: sink.ByEventType, Start: sinktest.Base, Stop: sinktest.Base.Add(20 * time.Minute), Interval: time.Minute}
+		want, err := mem.History(ctx, q)
+		require.NoError(t, err)
+		next := newInfluxClosed(t, rolling)
+		assert.Equal(t, want, mustHistory(t, next, q), "before the catch-up")
+		require.Eventually(t, func() bool { return countPoints(t, env, bucket, "rdr_window_1m") == 20 }, 20*time.Second, 50*time.Millisecond,
+			"the new sink rolls minutes 10–19 up")
+		assert.Equal(t, want, mustHistory(t, next, q), "after the catch-up")
+	})
+}

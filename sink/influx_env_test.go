@@ -15,6 +15,7 @@ import (
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/domain"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdr-go/rdr/sink"
@@ -112,24 +113,37 @@ func newBucket(t testing.TB, e influxEnv) string {
 	if e.fake != nil {
 		return name
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	if e.v1() {
 		influxQL(t, e, fmt.Sprintf("CREATE DATABASE %q", name))
 		t.Cleanup(func() { influxQL(t, e, fmt.Sprintf("DROP DATABASE %q", name)) })
 		return name + "/autogen"
 	}
+	b := createBucket(t, e, name)
+	t.Cleanup(func() {
+		c := influxdb2.NewClient(e.URL, e.Token)
+		defer c.Close()
+		_ = c.BucketsAPI().DeleteBucket(context.Background(), b)
+	})
+	return name
+}
+
+// createBucket makes a 2.x bucket.
+func createBucket(t testing.TB, e influxEnv, name string) *domain.Bucket {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	c := influxdb2.NewClient(e.URL, e.Token)
 	defer c.Close()
 	org, err := c.OrganizationsAPI().FindOrganizationByName(ctx, e.Org)
 	require.NoError(t, err, "find org %q", e.Org)
 	b, err := c.BucketsAPI().CreateBucketWithName(ctx, org, name)
 	require.NoError(t, err, "create bucket")
-	t.Cleanup(func() {
-		c := influxdb2.NewClient(e.URL, e.Token)
-		defer c.Close()
-		_ = c.BucketsAPI().DeleteBucket(context.Background(), b)
-	})
+	return b
+}
+
+// newBucketNoCleanup makes a 2.x bucket that outlives the test.
+func newBucketNoCleanup(t testing.TB, e influxEnv, name string) string {
+	createBucket(t, e, name)
 	return name
 }
 

@@ -366,6 +366,28 @@ func (c *influxQLQuerier) historyFrom(ctx context.Context, q Query, rolled bool)
 	return b.history(), nil
 }
 
+// newest returns the time of the newest point of measurement (Unix ns), 0
+// if it has none.
+func (c *influxQLQuerier) newest(ctx context.Context, measurement string) (int64, error) {
+	return c.newestBefore(ctx, measurement, time.Time{})
+}
+
+// newestBefore is newest among the points before until (any when zero).
+func (c *influxQLQuerier) newestBefore(ctx context.Context, measurement string, until time.Time) (int64, error) {
+	stmt := fmt.Sprintf("SELECT last(%s) FROM %s", influxQLIdent(fieldTotal), influxQLIdent(measurement))
+	if !until.IsZero() {
+		stmt += " WHERE time < " + influxQLTime(until)
+	}
+	series, err := c.query(ctx, stmt, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sink: influx newest %s: %w", measurement, err)
+	}
+	if len(series) == 0 || len(series[0].Values) == 0 {
+		return 0, nil
+	}
+	return jsonInt(series[0].Values[0], series[0].column("time"))
+}
+
 // alertIntFields are the integer fields of rdr_alerts; its other numbers
 // are floats.
 var alertIntFields = map[string]bool{fieldCount: true, "last_seen": true, "resolved_at": true, fieldAckedAt: true}

@@ -84,6 +84,7 @@ func (s *Influx) rollLoop(stop <-chan struct{}, exited chan<- struct{}) {
 	defer close(exited)
 	ticker := time.NewTicker(rollUpEvery)
 	defer ticker.Stop()
+	caughtUp := false
 	for {
 		select {
 		case <-stop:
@@ -91,11 +92,54 @@ func (s *Influx) rollLoop(stop <-chan struct{}, exited chan<- struct{}) {
 		case <-ticker.C:
 		}
 		ctx, cancel := context.WithTimeout(s.runCtx, 3*s.cfg.RequestTimeout)
+		if !caughtUp {
+			if err := s.rollCatchUp(ctx); err != nil {
+				s.log.Warn("roll-up catch-up failed; trying again", "err", err)
+			} else {
+				caughtUp = true
+			}
+		}
 		if err := s.rollPass(ctx); err != nil {
 			s.log.Warn("roll-up failed; trying again", "err", err)
 		}
 		cancel()
 	}
+}
+
+// Catch-up bounds: on start, the minutes from rollUpCatchUpMargin before
+// the newest roll-up to the newest window, at most rollUpCatchUpMax of
+// them, are rolled up again.
+const (
+	rollUpCatchUpMargin = 10 * time.Minute
+	rollUpCatchUpMax    = 7 * 24 * time.Hour
+)
+
+// rollCatchUp marks for rolling up the minutes a sink that stopped before
+// rolling them up left behind: those after the newest roll-up (less a
+// margin) up to the newest window.
+func (s *Influx) rollCatchUp(ctx context.Context) error {
+	rolled, err := s.reader.newest(ctx, measWindowRollUp)
+	if err != nil {
+		return err
+	}
+	windows, err := s.reader.newest(ctx, measWindow)
+	if err != nil || windows == 0 || windows <= rolled {
+		return err
+	}
+	step := int64(RollUpStep)
+	from := max(rolled-int64(rollUpCatchUpMargin), windows-int64(rollUpCatchUpMax))
+	from -= ((from % step) + step) % step
+	s.roll.mu.Lock()
+	if s.roll.dirty == nil {
+		s.roll.dirty = map[int64]uint64{}
+	}
+	for m := from; m < windows; m += step {
+		if _, ok := s.roll.dirty[m]; !ok {
+			s.roll.dirty[m] = 0
+		}
+	}
+	s.roll.mu.Unlock()
+	return nil
 }
 
 // rollPass rolls up every dirty minute whose points have all been sent
@@ -255,7 +299,13 @@ func appendRollUp(dst []byte, end int64, m *rollUpMinute) []byte {
 // from the windows after it.
 func (s *Influx) historyRolled(ctx context.Context, q Query) (History, error) {
 	start, stop := q.Start.UnixNano(), q.Stop.UnixNano()
-	split := s.roll.firstDirty(start, stop)
+	// The roll-ups end with the newest one (at its minute's end), or
+	// where this sink has windows not yet rolled up.
+	newest, err := s.reader.newestBefore(ctx, measWindowRollUp, q.Stop.Add(RollUpStep))
+	if err != nil {
+		return History{}, err
+	}
+	split := min(s.roll.firstDirty(start, stop), max(newest, start))
 	// Split on an interval boundary, so no interval mixes the two.
 	if split < stop {
 		split = start + (split-start)/int64(q.Interval)*int64(q.Interval)
