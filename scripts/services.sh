@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Real Kafka and InfluxDB servers for rdr's tests, CI and local runs, on 127.0.0.1 only.
 #
-#   scripts/services.sh deps   [apt|kafka|influxdb|all]  install what the tests need (idempotent)
-#   scripts/services.sh start  [kafka|influxdb|all]      start (no-op when running); waits until ready
-#   scripts/services.sh stop   [kafka|influxdb|all]      stop, wait for exit, drop the data
-#   scripts/services.sh status [kafka|influxdb|all]      pid, port, RSS; exit 3 if one is not running
+#   scripts/services.sh deps   [apt|kafka|influxdb|influxdb2|all]  install what the tests need (idempotent)
+#   scripts/services.sh start  [kafka|influxdb|influxdb2|all]      start (no-op when running); waits until ready
+#   scripts/services.sh stop   [kafka|influxdb|influxdb2|all]      stop, wait for exit, drop the data
+#   scripts/services.sh status [kafka|influxdb|influxdb2|all]      pid, port, RSS; exit 3 if one is not running
 #   scripts/services.sh crash-restart kafka              kill -9 the broker, start it again on the same
 #                                                        ports and data (a crash); waits until ready
 #   scripts/services.sh env                              export lines:  eval "$(scripts/services.sh env)"
 #   scripts/services.sh topic NAME PARTITIONS [TopicCommand args...]   create a topic (if not exists)
-#   scripts/services.sh logs   [kafka|influxdb]          tail of the server log
-#   scripts/services.sh smoke                            round trip: kcat produce/consume, curl write + Flux
+#   scripts/services.sh logs   [kafka|influxdb|influxdb2] tail of the server log
+#   scripts/services.sh smoke                            round trip: kcat produce/consume, curl write + InfluxQL
 #
 # Kafka: Apache Kafka 4.x (version in scripts/kafka/pom.xml) in KRaft mode, one node acting as
 # broker and controller, jars from Maven Central run with the machine's Java. InfluxDB: OSS
-# 1.8.10 built from its Go module, Flux enabled, auth disabled (any "user:password" token works).
+# 1.8.10 built from its Go module, Flux disabled (rdr reads with InfluxQL), auth disabled (any
+# "user:password" token works).
+# InfluxDB 2.x: OSS v2.7.12 built by scripts/influxd2/build.sh (cached by version), set up with org
+# "rdr", bucket "rdr" and a fixed operator token.
 # Every start gets fresh ports and empty data dirs. Progress goes to stderr; stdout stays clean.
 #
 # Environment (all optional):
@@ -27,6 +30,7 @@
 #                                                    security-events.repartition:6"]
 #   RDR_INFLUXD           path of an influxd 1.8.10 binary   [$(go env GOPATH)/bin/influxd]
 #   RDR_INFLUX_DB         database created on start          [rdr]
+#   RDR_INFLUXD2          path of an influxd 2.x binary       [what scripts/influxd2/build.sh prints]
 set -euo pipefail
 
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,6 +50,11 @@ INFLUX_VERSION=v1.8.10
 INFLUX_MODULE=github.com/influxdata/influxdb
 INFLUX_DB=${RDR_INFLUX_DB:-rdr}
 INFLUX_DIR=$STATE/influxdb
+
+INFLUX2_DIR=$STATE/influxdb2
+INFLUX2_ORG=rdr
+INFLUX2_BUCKET=rdr
+INFLUX2_TOKEN=rdr-test-operator-token
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -376,14 +385,13 @@ bind-address = "127.0.0.1:$rport"
   bind-address = "127.0.0.1:$port"
   auth-enabled = false
   log-enabled = false
-  flux-enabled = true
+  flux-enabled = false
   pprof-enabled = false
 [continuous_queries]
   log-enabled = false
 EOF
   "$INFLUXD" config -config "$INFLUX_DIR/overrides.conf" >"$INFLUX_DIR/influxdb.conf" 2>"$INFLUX_DIR/logs/config.log" \
     || fail_start influxdb /dev/null "$INFLUX_DIR/logs/config.log"
-  grep -q 'flux-enabled = true' "$INFLUX_DIR/influxdb.conf" || die "influxd config lost flux-enabled"
   log "starting influxd $INFLUX_VERSION on 127.0.0.1:$port (rpc :$rport)"
   spawn "$INFLUX_DIR/influxd.pid" "$INFLUX_DIR/logs/influxd.log" \
     "$INFLUXD" run -config "$INFLUX_DIR/influxdb.conf"
@@ -395,9 +403,7 @@ EOF
       "$INFLUX_DIR/logs/influxd.log"; }
     if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/ping" || true)" = 204 ] \
       && influx_query "$port" "CREATE DATABASE \"$INFLUX_DB\"" >/dev/null 2>&1 \
-      && influx_query "$port" "SHOW DATABASES" 2>/dev/null | grep -q "\"$INFLUX_DB\"" \
-      && curl -fsS -XPOST "http://127.0.0.1:$port/api/v2/query" -H 'Content-Type: application/vnd.flux' \
-           -H 'Accept: application/csv' -d 'buckets()' 2>/dev/null | grep -q "$INFLUX_DB/autogen"; then
+      && influx_query "$port" "SHOW DATABASES" 2>/dev/null | grep -q "\"$INFLUX_DB\""; then
       ok=1; break
     fi
     [ "$(date +%s)" -lt "$deadline" ] || break
@@ -406,7 +412,7 @@ EOF
   [ -n "$ok" ] || { log "influxdb: not ready after ${TIMEOUT}s"; fail_start influxdb \
     "$INFLUX_DIR/influxd.pid" "$INFLUX_DIR/logs/influxd.log"; }
   echo "http://127.0.0.1:$port" >"$INFLUX_DIR/ready"
-  log "influxdb ready on http://127.0.0.1:$port in $(since "$t0")s (pid $(cat "$INFLUX_DIR/influxd.pid"), database $INFLUX_DB, Flux on)"
+  log "influxdb ready on http://127.0.0.1:$port in $(since "$t0")s (pid $(cat "$INFLUX_DIR/influxd.pid"), database $INFLUX_DB; Flux off: rdr reads with InfluxQL)"
 }
 
 influx_stop() {
@@ -417,14 +423,81 @@ influx_stop() {
   rm -rf "$INFLUX_DIR/meta" "$INFLUX_DIR/data" "$INFLUX_DIR/wal" "$INFLUX_DIR/ready" "$INFLUX_DIR/influxd.pid"
 }
 
+# ---------------------------------------------------------------- influxdb2
+
+INFLUXD2=
+influx2_deps() {
+  if [ -n "${RDR_INFLUXD2:-}" ]; then
+    [ -x "$RDR_INFLUXD2" ] || die "RDR_INFLUXD2=$RDR_INFLUXD2 is not executable"
+    INFLUXD2=$RDR_INFLUXD2; return 0
+  fi
+  INFLUXD2=$("$SCRIPTS_DIR/influxd2/build.sh" | tail -n 1) || die "scripts/influxd2/build.sh failed"
+  [ -x "$INFLUXD2" ] || die "scripts/influxd2/build.sh printed '$INFLUXD2', not an executable"
+}
+
+influx2_running() { alive "$INFLUX2_DIR/influxd.pid" "$INFLUX2_DIR/engine"; }
+
+influx2_start() {
+  if influx2_running && [ -s "$INFLUX2_DIR/ready" ]; then
+    log "influxdb2 already running (pid $(cat "$INFLUX2_DIR/influxd.pid"), $(cat "$INFLUX2_DIR/ready"))"
+    return 0
+  fi
+  influx2_running && kill_wait "$INFLUX2_DIR/influxd.pid" influxdb2
+  need_cmd curl curl
+  influx2_deps
+  local t0 port
+  t0=$(now)
+  rm -rf "$INFLUX2_DIR"
+  mkdir -p "$INFLUX2_DIR/logs"
+  port=$(free_ports 1)
+  log "starting influxd ($("$INFLUXD2" version 2>/dev/null | head -n 1)) on 127.0.0.1:$port"
+  spawn "$INFLUX2_DIR/influxd.pid" "$INFLUX2_DIR/logs/influxd.log" \
+    "$INFLUXD2" --bolt-path "$INFLUX2_DIR/influxd.bolt" --engine-path "$INFLUX2_DIR/engine" \
+    --sqlite-path "$INFLUX2_DIR/influxd.sqlite" --http-bind-address "127.0.0.1:$port" \
+    --reporting-disabled --log-level warn
+  echo "$port" >"$INFLUX2_DIR/port"
+  local u="http://127.0.0.1:$port" deadline=$(( $(date +%s) + TIMEOUT )) ok=
+  while :; do
+    influx2_running || { log "influxd 2.x exited during start"; fail_start influxdb2 "$INFLUX2_DIR/influxd.pid" \
+      "$INFLUX2_DIR/logs/influxd.log"; }
+    if curl -fsS "$u/health" 2>/dev/null | grep -q '"status": *"pass"'; then ok=1; break; fi
+    [ "$(date +%s)" -lt "$deadline" ] || break
+    sleep 0.2
+  done
+  [ -n "$ok" ] || { log "influxdb2: not healthy after ${TIMEOUT}s"; fail_start influxdb2 \
+    "$INFLUX2_DIR/influxd.pid" "$INFLUX2_DIR/logs/influxd.log"; }
+  curl -fsS -XPOST "$u/api/v2/setup" -H 'Content-Type: application/json' \
+    -d "{\"username\":\"rdr\",\"password\":\"rdr-test-password\",\"org\":\"$INFLUX2_ORG\",\"bucket\":\"$INFLUX2_BUCKET\",\"token\":\"$INFLUX2_TOKEN\"}" \
+    >"$INFLUX2_DIR/logs/setup.json" 2>&1 || fail_start influxdb2 "$INFLUX2_DIR/influxd.pid" "$INFLUX2_DIR/logs/setup.json"
+  # InfluxQL through the bucket's virtual DBRP mapping (rdr/autogen), as the sink reads.
+  curl -fsS -XPOST "$u/api/v2/write?org=$INFLUX2_ORG&bucket=$INFLUX2_BUCKET&precision=ns" \
+    -H "Authorization: Token $INFLUX2_TOKEN" --data-binary "rdr_start,src=services.sh value=1i $(date +%s%N)" \
+    || fail_start influxdb2 "$INFLUX2_DIR/influxd.pid" "$INFLUX2_DIR/logs/influxd.log"
+  curl -fsS -G "$u/query" -H "Authorization: Token $INFLUX2_TOKEN" --data-urlencode "db=$INFLUX2_BUCKET" \
+    --data-urlencode 'q=SELECT count(value) FROM rdr_start' | grep -q '"count"' \
+    || { log "influxdb2: InfluxQL /query on db=$INFLUX2_BUCKET failed"; fail_start influxdb2 \
+      "$INFLUX2_DIR/influxd.pid" "$INFLUX2_DIR/logs/influxd.log"; }
+  echo "$u" >"$INFLUX2_DIR/ready"
+  log "influxdb2 ready on $u in $(since "$t0")s (pid $(cat "$INFLUX2_DIR/influxd.pid"), org $INFLUX2_ORG, bucket $INFLUX2_BUCKET)"
+}
+
+influx2_stop() {
+  if influx2_running; then
+    log "stopping influxdb2 (pid $(cat "$INFLUX2_DIR/influxd.pid"))"
+    kill_wait "$INFLUX2_DIR/influxd.pid" influxdb2
+  fi
+  rm -rf "$INFLUX2_DIR/engine" "$INFLUX2_DIR/influxd.bolt" "$INFLUX2_DIR/influxd.sqlite" "$INFLUX2_DIR/ready" "$INFLUX2_DIR/influxd.pid"
+}
+
 # ---------------------------------------------------------------- commands
 
 which_services() { # which_services ARG -> "kafka influxdb" subset
   case "${1:-all}" in
-    all) echo "kafka influxdb" ;;
+    all) echo "kafka influxdb influxdb2" ;;
     kafka) echo kafka ;;
     influxdb|influx) echo influxdb ;;
-    *) die "unknown service '$1' (kafka, influxdb or all)" ;;
+    influxdb2|influx2) echo influxdb2 ;;
+    *) die "unknown service '$1' (kafka, influxdb, influxdb2 or all)" ;;
   esac
 }
 
@@ -439,14 +512,15 @@ cmd_deps() {
   fi
   if [ "$what" = all ] || [ "$what" = kafka ]; then kafka_deps; log "kafka $KAFKA_VERSION jars in $KAFKA_LIB"; fi
   if [ "$what" = all ] || [ "$what" = influxdb ]; then influx_deps; log "influxd: $INFLUXD"; fi
-  case "$what" in all|apt|kafka|influxdb) ;; *) die "deps: unknown '$what' (apt, kafka, influxdb or all)" ;; esac
+  if [ "$what" = all ] || [ "$what" = influxdb2 ]; then influx2_deps; log "influxd 2.x: $INFLUXD2"; fi
+  case "$what" in all|apt|kafka|influxdb|influxdb2) ;; *) die "deps: unknown '$what' (apt, kafka, influxdb, influxdb2 or all)" ;; esac
 }
 
 cmd_start() {
   local s list
   list=$(which_services "${1:-all}") || exit 2
   for s in $list; do
-    case $s in kafka) kafka_start ;; influxdb) influx_start ;; esac
+    case $s in kafka) kafka_start ;; influxdb) influx_start ;; influxdb2) influx2_start ;; esac
   done
 }
 
@@ -454,7 +528,7 @@ cmd_stop() {
   local s list
   list=$(which_services "${1:-all}") || exit 2
   for s in $list; do
-    case $s in kafka) kafka_stop ;; influxdb) influx_stop ;; esac
+    case $s in kafka) kafka_stop ;; influxdb) influx_stop ;; influxdb2) influx2_stop ;; esac
   done
 }
 
@@ -473,6 +547,11 @@ cmd_status() {
           pid=$(cat "$INFLUX_DIR/influxd.pid")
           echo "influxdb: running pid $pid http://127.0.0.1:$(cat "$INFLUX_DIR/port") rss $(rss_mb "$pid") (InfluxDB $INFLUX_VERSION, log $INFLUX_DIR/logs/influxd.log)"
         else echo "influxdb: stopped"; rc=3; fi ;;
+      influxdb2)
+        if influx2_running && [ -s "$INFLUX2_DIR/ready" ]; then
+          pid=$(cat "$INFLUX2_DIR/influxd.pid")
+          echo "influxdb2: running pid $pid $(cat "$INFLUX2_DIR/ready") rss $(rss_mb "$pid") (log $INFLUX2_DIR/logs/influxd.log)"
+        else echo "influxdb2: stopped"; rc=3; fi ;;
     esac
   done
   return $rc
@@ -485,6 +564,9 @@ cmd_env() {
   if influx_running && [ -s "$INFLUX_DIR/ready" ]; then
     echo "export RDR_INFLUX_URL=$(cat "$INFLUX_DIR/ready") RDR_INFLUX_TOKEN=rdr:rdr RDR_INFLUX_ORG=rdr RDR_INFLUX_BUCKET=$INFLUX_DB/autogen RDR_INFLUX_PID=$(cat "$INFLUX_DIR/influxd.pid")"
   else log "influxdb is not running: no RDR_INFLUX_*"; fi
+  if influx2_running && [ -s "$INFLUX2_DIR/ready" ]; then
+    echo "export RDR_INFLUX2_URL=$(cat "$INFLUX2_DIR/ready") RDR_INFLUX2_TOKEN=$INFLUX2_TOKEN RDR_INFLUX2_ORG=$INFLUX2_ORG RDR_INFLUX2_BUCKET=$INFLUX2_BUCKET RDR_INFLUX2_PID=$(cat "$INFLUX2_DIR/influxd.pid")"
+  else log "influxdb2 is not running: no RDR_INFLUX2_*"; fi
 }
 
 cmd_topic() {
@@ -497,7 +579,8 @@ cmd_logs() {
   case "${1:-kafka}" in
     kafka) tail -n "${2:-50}" "$KAFKA_DIR/logs/server.log" ;;
     influxdb|influx) tail -n "${2:-50}" "$INFLUX_DIR/logs/influxd.log" ;;
-    *) die "logs: kafka or influxdb" ;;
+    influxdb2|influx2) tail -n "${2:-50}" "$INFLUX2_DIR/logs/influxd.log" ;;
+    *) die "logs: kafka, influxdb or influxdb2" ;;
   esac
 }
 
@@ -520,17 +603,14 @@ cmd_smoke() {
     u=$(cat "$INFLUX_DIR/ready"); ts=$(date +%s%N)
     curl -fsS -XPOST "$u/api/v2/write?bucket=$INFLUX_DB/autogen&precision=ns" -H 'Authorization: Token rdr:rdr' \
       --data-binary "rdr_smoke,src=services.sh value=1i $ts" || rc=1
-    if curl -fsS -XPOST "$u/api/v2/query" -H 'Authorization: Token rdr:rdr' -H 'Content-Type: application/vnd.flux' \
-        -H 'Accept: application/csv' -d "from(bucket:\"$INFLUX_DB/autogen\") |> range(start:-1h) |> filter(fn:(r) => r._measurement == \"rdr_smoke\")" \
-        | grep -q "rdr_smoke" \
-      && influx_query "${u##*:}" "SELECT count(value) FROM $INFLUX_DB.autogen.rdr_smoke" | grep -q '"count"'; then
-      echo "influxdb: v2 write + Flux query + InfluxQL query: ok"
+    if influx_query "${u##*:}" "SELECT count(value) FROM $INFLUX_DB.autogen.rdr_smoke" | grep -q '"count"'; then
+      echo "influxdb: v2 write + InfluxQL query: ok"
     else echo "influxdb: smoke query FAIL"; rc=1; fi
   fi
   return $rc
 }
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 cmd=${1:-}; [ $# -gt 0 ] && shift
 case "$cmd" in

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: installs and starts the real services (Apache
-# Kafka, InfluxDB 1.8), then gofmt, go vet, go test -race on every package (integration tests
+# Kafka, InfluxDB 1.8 and 2.x; with RDR_REQUIRE_SERVICES=1 a test that needs a missing one fails
+# instead of skipping), then gofmt, go vet, go test -race on every package (integration tests
 # included), a short fuzz run, the default rule set through the rule tester, and the browser test.
 #
 #   scripts/test.sh            everything
@@ -16,6 +17,7 @@ scripts/services.sh deps all
 scripts/services.sh start all
 trap 'scripts/services.sh stop all >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/services.sh env)"
+export RDR_REQUIRE_SERVICES=1
 env | grep '^RDR_' | sort
 
 step "gofmt"
