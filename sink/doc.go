@@ -19,11 +19,14 @@
 // A [HistoryReader] answers a [Query]: a metric ("events", "activeUsers",
 // "alerts") over [Start, Stop) in intervals, optionally grouped by a tag
 // (eventType, severity, rule) and filtered on exact tag values. The
-// [Influx] sink answers with Flux, the [Memory] store natively; on the same
-// data both give the same [History], point for point. Every series has one
-// point per interval, at the interval's start; an interval without data is
-// 0. Filter values are user input: they reach Flux only as escaped string
-// literals and match byte for byte. Queries are bounded (at least
+// [Influx] sink answers with InfluxQL over the v1 /query endpoint (the one
+// query path InfluxDB 1.8, 2.x and 3.x all serve), the [Memory] store
+// natively; on the same data both give the same [History], point for
+// point. Every series has one point per interval, at the interval's start;
+// an interval without data is 0. Filter values are user input: they reach
+// a query only as bound parameters (1.8, 2.x) or escaped string literals
+// (3.x, which does not bind them), and match byte for byte; identifiers
+// are the package's own constants. Queries are bounded (at least
 // MinInterval per point, at most MaxQueryPoints points); a bad one gets a
 // [*QueryError] naming the parameter.
 //
@@ -65,10 +68,53 @@
 // else (quotes, spaces, commas, "|>", non-ASCII) is stored as it is. NaN
 // and infinite floats are left out; integers above 2⁶³−1 are clamped.
 //
-// Against InfluxDB 1.8 use the v2 compatibility API: Bucket
-// "database/retention-policy" (e.g. "rdr/autogen"), Token "user:password"
-// (anything when auth is off), Org ignored; Flux must be enabled
-// (flux-enabled = true). Against 2.x: Org, Bucket and an API token.
+// The partition tag is always written ("~b64:", the encoding of "", when the
+// input is not partitioned): InfluxDB 3 fixes a table's tags at its first
+// write and refuses points with another tag. Windows written by a version
+// before this one carry no partition tag when the input was not
+// partitioned, so re-writing such a window (a replay) now adds a point
+// beside the old one instead of replacing it.
+//
+// # Roll-ups
+//
+// With InfluxConfig.RollUp, the sink also keeps 1-minute roll-ups:
+//
+//	measurement    tags                          fields
+//	rdr_window_1m  writer ("rollup")             the rdr_window fields but update, summed over
+//	                                             partitions and writers; active_users is the
+//	                                             minute's largest window (summed over them)
+//	rdr_events_1m  eventType, writer ("rollup")  count, summed over partitions and writers
+//
+// Roll-up points are timestamped at the minute's end, like a 1-minute window.
+//
+// About a second after a minute's windows have been sent, the sink reads the
+// minute back (all writers' and partitions' windows stored by then) and
+// writes its roll-up, replacing the last one; a sink that starts rolls up
+// what a stopped one left (from 10 minutes before the newest roll-up to the
+// newest window, at most 7 days). History whose Start and Interval are whole
+// minutes reads the roll-ups up to the newest one or the first minute this
+// sink has not rolled up yet, and the windows after it: the same answer, from
+// 1,440 points per series a day instead of one per window. Not guaranteed:
+// with several sinks rolling the same minute at once, a roll-up read before
+// another sink's windows were stored can be written last (until that minute
+// is written again).
+//
+// Retention: windows and roll-ups share the sink's bucket, so one retention
+// covers both; set it for the longest history the dashboard should show.
+// The windows are most of the size: with 1-second windows a day is 86,400
+// points per partition and event type, its roll-ups 1,440 per event type.
+// A sink with RollUp off writes no roll-ups and reads only windows.
+//
+// # Servers
+//
+// Against InfluxDB 1.8 (tested on 1.8.10): Bucket "database/retention-policy"
+// (e.g. "rdr/autogen"), Token "user:password" (anything when auth is off),
+// Org ignored; Flux is not needed. Against 2.x (tested on 2.7.12): Org,
+// Bucket and an API token; history reads through the bucket's DBRP mapping
+// (2.7 gives every bucket the virtual mapping "bucket/autogen"). Against 3.x
+// (Core, Enterprise): Bucket is the database, Token a database token; tested
+// only against a fake that follows 3.x's documented write and v1 query APIs,
+// not against a 3.x server.
 //
 // # Writes, batching and outages
 //
