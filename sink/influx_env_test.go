@@ -50,33 +50,28 @@ func missing(t testing.TB, what string) {
 // requireInflux is the InfluxDB 1.8 server.
 func requireInflux(t testing.TB) influxEnv {
 	t.Helper()
-	e := influxEnv{
-		Name:   "influxdb-1.8",
-		URL:    os.Getenv("RDR_INFLUX_URL"),
-		Token:  os.Getenv("RDR_INFLUX_TOKEN"),
-		Org:    os.Getenv("RDR_INFLUX_ORG"),
-		Bucket: os.Getenv("RDR_INFLUX_BUCKET"),
-		binds:  true,
-	}
-	if e.URL == "" || e.Bucket == "" {
-		missing(t, "RDR_INFLUX_URL/RDR_INFLUX_BUCKET")
-	}
-	return e
+	return influxFromEnv(t, "influxdb-1.8", "RDR_INFLUX_")
 }
 
 // requireInflux2 is the InfluxDB 2.x server.
 func requireInflux2(t testing.TB) influxEnv {
 	t.Helper()
+	return influxFromEnv(t, "influxdb-2", "RDR_INFLUX2_")
+}
+
+// influxFromEnv is the server named by the variables PREFIX{URL,TOKEN,ORG,BUCKET}.
+func influxFromEnv(t testing.TB, name, prefix string) influxEnv {
+	t.Helper()
 	e := influxEnv{
-		Name:   "influxdb-2",
-		URL:    os.Getenv("RDR_INFLUX2_URL"),
-		Token:  os.Getenv("RDR_INFLUX2_TOKEN"),
-		Org:    os.Getenv("RDR_INFLUX2_ORG"),
-		Bucket: os.Getenv("RDR_INFLUX2_BUCKET"),
+		Name:   name,
+		URL:    os.Getenv(prefix + "URL"),
+		Token:  os.Getenv(prefix + "TOKEN"),
+		Org:    os.Getenv(prefix + "ORG"),
+		Bucket: os.Getenv(prefix + "BUCKET"),
 		binds:  true,
 	}
 	if e.URL == "" || e.Bucket == "" {
-		missing(t, "RDR_INFLUX2_URL/RDR_INFLUX2_BUCKET")
+		missing(t, prefix+"URL/"+prefix+"BUCKET")
 	}
 	return e
 }
