@@ -324,8 +324,11 @@ kafka_stop() {
 
 # ---------------------------------------------------------------- influxdb
 
-influxd_ok() { # influxd_ok PATH: an influxd built from influxdb v1.8.10
+influxd_ok() { # influxd_ok PATH: an influxd built from influxdb v1.8.10 that says so
   [ -x "$1" ] || return 1
+  # The version is what /ping's X-Influxdb-Version header says; rdr binds query parameters on a
+  # server that reports 1.x or 2.x (a plain go install would report "unknown").
+  "$1" version 2>/dev/null | grep -qF "InfluxDB $INFLUX_VERSION " || return 1
   command -v go >/dev/null 2>&1 || return 0 # cannot check the build info without go
   go version -m "$1" 2>/dev/null | grep -qE "^[[:space:]]+mod[[:space:]]+${INFLUX_MODULE}[[:space:]]+${INFLUX_VERSION}"
 }
@@ -344,7 +347,8 @@ influx_deps() {
   done
   log "building influxd $INFLUX_VERSION with go install into $gobin (a few minutes on 2 cores)"
   (cd / && env -u GOFLAGS GOBIN="$gobin" GO111MODULE=on \
-    go install "$INFLUX_MODULE/cmd/influxd@$INFLUX_VERSION") >&2 || die "go install influxd failed"
+    go install -ldflags "-X main.version=${INFLUX_VERSION#v} -X main.branch=${INFLUX_VERSION} -X main.commit=module" \
+      "$INFLUX_MODULE/cmd/influxd@$INFLUX_VERSION") >&2 || die "go install influxd failed"
   influxd_ok "$gobin/influxd" || die "$gobin/influxd is not $INFLUX_VERSION after go install"
   INFLUXD=$gobin/influxd
 }

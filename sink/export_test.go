@@ -1,5 +1,7 @@
 package sink
 
+import "context"
+
 // Internals exported to the external tests.
 var (
 	InfluxQLString = influxQLString
@@ -13,6 +15,10 @@ func BuildInfluxQL(q Query, bind bool) (string, map[string]string) {
 	p := buildInfluxQL(q, bind, false)
 	return p.stmt, p.params
 }
+
+// Binds reports whether s binds filter values on its server (asking it
+// the first time).
+func Binds(ctx context.Context, s *Influx) bool { return s.reader.binds(ctx) }
 
 // SetBind makes s bind filter values (true) or write them as literals
 // (false), whatever its server's version.

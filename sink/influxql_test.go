@@ -86,6 +86,7 @@ func TestInfluxQLHostileFilterOnServer(t *testing.T) {
 		}
 		require.NoError(t, s.WriteWindow(ctx, sinktest.Window(0, byType)))
 		require.NoError(t, s.Flush(ctx))
+		assert.Equal(t, env.binds, sink.Binds(ctx, s), "the sink binds parameters on 1.8 and 2.x, not on 3.x")
 		for _, bind := range []bool{true, false} {
 			if bind && !env.binds {
 				continue
