@@ -148,7 +148,7 @@ func historyBenchBucket(b *testing.B, env influxEnv) string {
 			}
 		}
 	}
-	if err := s.Flush(ctx); err != nil { // every minute rolled up
+	if err := s.RollUpNow(ctx); err != nil { // every minute rolled up
 		b.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

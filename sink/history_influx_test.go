@@ -146,9 +146,9 @@ func TestHistoryRollUpEqualsMemory(t *testing.T) {
 				require.NoError(t, s.WriteWindow(ctx, w))
 			}
 		}
-		require.NoError(t, a.Flush(ctx))
-		require.NoError(t, b.Flush(ctx))
-		require.NoError(t, a.Flush(ctx)) // a's last pass saw b's last windows
+		require.NoError(t, a.RollUpNow(ctx))
+		require.NoError(t, b.RollUpNow(ctx))
+		require.NoError(t, a.RollUpNow(ctx)) // a's last pass saw b's last windows
 
 		base := sinktest.Base
 		const m = time.Minute

@@ -392,22 +392,12 @@ func (s *Influx) broadcastLocked() {
 	s.changed = make(chan struct{})
 }
 
-// Flush returns once every point written before the call has been sent
-// (with RollUp, and the minutes they fall in rolled up), or ctx ends. It
-// returns an error wrapping ErrRejected if the server refused points
-// meanwhile, and ErrClosed after Close.
+// Flush returns once every point written before the call has been sent, or
+// ctx ends. It returns an error wrapping ErrRejected if the server refused
+// points meanwhile, and ErrClosed after Close. It does not wait for
+// roll-ups (a checkpoint needs the windows stored, not their roll-ups,
+// which are made again from them): see RollUpNow.
 func (s *Influx) Flush(ctx context.Context) error {
-	if err := s.flushPoints(ctx); err != nil || !s.cfg.RollUp {
-		return err
-	}
-	if err := s.rollPass(ctx); err != nil {
-		return err
-	}
-	return s.flushPoints(ctx)
-}
-
-// flushPoints is Flush without the roll-ups.
-func (s *Influx) flushPoints(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -585,7 +575,7 @@ func (s *Influx) close() error {
 		<-s.rollExited
 		// The last minutes, for a bounded part of CloseTimeout.
 		ctx, cancel := context.WithTimeout(context.Background(), min(s.cfg.CloseTimeout/2, 5*time.Second))
-		if err := s.Flush(ctx); err != nil {
+		if err := s.RollUpNow(ctx); err != nil {
 			s.log.Warn("roll-up at close failed", "minutes", s.roll.pending(), "err", err)
 		}
 		cancel()

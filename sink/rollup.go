@@ -78,6 +78,19 @@ func (r *rollUps) pending() int {
 	return len(r.dirty)
 }
 
+// RollUpNow sends what is buffered, rolls up every minute written since its
+// last roll-up, and sends the roll-ups; it returns once they are written or
+// ctx ends. Without RollUp it is Flush.
+func (s *Influx) RollUpNow(ctx context.Context) error {
+	if err := s.Flush(ctx); err != nil || !s.cfg.RollUp {
+		return err
+	}
+	if err := s.rollPass(ctx); err != nil {
+		return err
+	}
+	return s.Flush(ctx)
+}
+
 // rollLoop rolls up, every rollUpEvery, the minutes whose points have all
 // been sent. It returns when stop is closed.
 func (s *Influx) rollLoop(stop <-chan struct{}, exited chan<- struct{}) {
