@@ -78,6 +78,13 @@ type Processor struct {
 	tasksMu sync.RWMutex
 	tasks   map[taskKey]*task
 
+	// checkpointing is held by one checkpoint at a time, from its
+	// snapshots to its commits: a periodic checkpoint that took its
+	// snapshot and then waited for the sinks must not save it over the
+	// newer one a revoke saved meanwhile (the group would be committed past
+	// the checkpoint, and the events in between lost to the next owner).
+	checkpointing chan struct{}
+
 	emitCtx   context.Context    // sink writes; cancelled when Close stops waiting for them
 	stopEmits context.CancelFunc // cancels emitCtx
 	inflight  sync.WaitGroup     // handlers, ticks and checkpoints in progress
@@ -139,6 +146,8 @@ func New(cfg Config) (*Processor, error) {
 		setCfg:  series.Config().Set,
 		tasks:   map[taskKey]*task{},
 		runDone: make(chan struct{}),
+
+		checkpointing: make(chan struct{}, 1),
 	}
 	p.emitCtx, p.stopEmits = context.WithCancel(context.Background())
 	if p.live, err = newLiveView(p); err != nil {
@@ -520,6 +529,12 @@ func (p *Processor) tick() {
 // unchanged task, and at a stop fires its open windows after taking the
 // state.
 func (p *Processor) checkpoint(ctx context.Context, tasks []*task, final bool) error {
+	select {
+	case p.checkpointing <- struct{}{}:
+		defer func() { <-p.checkpointing }()
+	case <-ctx.Done():
+		return fmt.Errorf("pipeline: no checkpoint: waiting for the one in progress: %w", ctx.Err())
+	}
 	type snap struct {
 		t     *task
 		next  int64
@@ -571,6 +586,12 @@ func (p *Processor) checkpoint(ctx context.Context, tasks []*task, final bool) e
 	}
 	for _, s := range snaps {
 		t := s.t
+		t.mu.Lock()
+		stale := s.next < t.saved
+		t.mu.Unlock()
+		if stale { // never put an older state over a newer one
+			continue
+		}
 		if p.cfg.Checkpoints != nil {
 			if err := p.cfg.Checkpoints.Save(ctx, Checkpoint{Topic: t.topic, Partition: t.partition, Offset: s.next, State: s.state}); err != nil {
 				p.stats.checkpointErrors.Add(1)
