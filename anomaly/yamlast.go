@@ -226,24 +226,13 @@ func number(n ast.Node, field string) (float64, *yamlErr) {
 	return 0, errAt(n, field, "want a number, got %s", kindOf(n))
 }
 
-// parseDuration is time.ParseDuration plus days: "30d", "20d5m".
+// parseDuration is rdr.ParseDuration with the rule files' error text.
 func parseDuration(s string) (time.Duration, error) {
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i >= 0 {
-		n, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil || n < 0 || n > 100*365 {
-			return 0, fmt.Errorf("invalid duration %q (use 30s, 5m, 1h, 7d…)", s)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		if s = s[i+1:]; s == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || days > 0 && d < 0 {
+	d, err := rdr.ParseDuration(s)
+	if err != nil {
 		return 0, fmt.Errorf("invalid duration %q (use 30s, 5m, 1h, 7d…)", s)
 	}
-	return days + d, nil
+	return d, nil
 }
 
 // duration reads a duration; min is the smallest accepted value.

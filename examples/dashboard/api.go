@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -228,23 +227,11 @@ func (a *api) parseRange(r *http.Request, def time.Duration, now time.Time) (tim
 	d := def
 	if v := q.Get("range"); v != "" {
 		var err error
-		if d, err = parseDuration(v); err != nil || d <= 0 {
+		if d, err = rdr.ParseDuration(v); err != nil || d <= 0 {
 			return time.Time{}, time.Time{}, fmt.Errorf("range: %q is not a positive duration like 5m, 1h or 24h", v)
 		}
 	}
 	return now.Add(-d), now, nil
-}
-
-// parseDuration accepts Go durations plus a day suffix ("7d").
-func parseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil {
-			return 0, err
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
-	}
-	return time.ParseDuration(s)
 }
 
 // now is the end of the last window the processor fired, or the clock
@@ -287,7 +274,7 @@ func (a *api) getHistory(w http.ResponseWriter, r *http.Request) {
 		query.Metric = sink.MetricEvents
 	}
 	if v := q.Get("interval"); v != "" {
-		if query.Interval, err = parseDuration(v); err != nil {
+		if query.Interval, err = rdr.ParseDuration(v); err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("interval: %q is not a duration", v))
 			return
 		}

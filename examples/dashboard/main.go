@@ -94,26 +94,30 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
 	fs.SetOutput(output)
 	var o options
-	envBool := func(name string, def bool) bool {
-		v, err := strconv.ParseBool(env(name, strconv.FormatBool(def)))
-		if err != nil {
-			return def
+	// A variable that is set but does not parse is an error, named, not
+	// a silent fall back to the default.
+	var envErrs []error
+	envParse := func(name, want string, parse func(string) error) {
+		if v, ok := os.LookupEnv(name); ok {
+			if err := parse(v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: want %s", name, v, want))
+			}
 		}
-		return v
+	}
+	envBool := func(name string, def bool) bool {
+		envParse(name, "true or false", func(v string) (err error) { def, err = strconv.ParseBool(v); return err })
+		return def
 	}
 	envFloat := func(name string, def float64) float64 {
-		v, err := strconv.ParseFloat(env(name, ""), 64)
-		if err != nil {
-			return def
-		}
-		return v
+		envParse(name, "a number", func(v string) (err error) { def, err = strconv.ParseFloat(v, 64); return err })
+		return def
 	}
-	envDur := func(name string, def time.Duration) time.Duration {
-		v, err := time.ParseDuration(env(name, ""))
-		if err != nil {
-			return def
-		}
-		return v
+	// Durations, flags and variables alike, take rdr.ParseDuration's
+	// syntax: Go's plus days ("7d", "1d12h").
+	durVar := func(p *time.Duration, name, envName string, def time.Duration, usage string) {
+		envParse(envName, "a duration like 30s, 5m, 1h30m or 7d", func(v string) (err error) { def, err = rdr.ParseDuration(v); return err })
+		*p = def
+		fs.Var((*rdr.DurationValue)(p), name, usage+"; a `duration` like 30s, 5m or 1d")
 	}
 	fs.StringVar(&o.addr, "addr", env("RDR_ADDR", "127.0.0.1:8080"), "listen address (RDR_ADDR)")
 	fs.StringVar(&o.token, "token", env("RDR_TOKEN", ""), "bearer token required by the API and the WebSocket; empty: none (RDR_TOKEN)")
@@ -126,8 +130,8 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.BoolVar(&o.repartition, "repartition", envBool("RDR_REPARTITION", true), "with Kafka: re-key the rules grouped by another field than userId (password-spraying, by IP) through the topic TOPIC.repartition, so each sees every partition's events (RDR_REPARTITION)")
 	fs.BoolVar(&o.unkeyed, "unkeyed-input", envBool("RDR_UNKEYED_INPUT", false), "with Kafka: the input topic is not keyed by userId, so every rule, the per-user ones too, is re-keyed through TOPIC.repartition (RDR_UNKEYED_INPUT)")
 	fs.StringVar(&o.checkpoints, "checkpoint-topic", env("RDR_CHECKPOINT_TOPIC", pipeline.DefaultCheckpointTopic), "compacted Kafka topic of the processors' checkpoints (state with offsets, so a crash, restart or rebalance resumes exactly); empty: none (RDR_CHECKPOINT_TOPIC)")
-	fs.DurationVar(&o.outageGrace, "kafka-outage-grace", envDur("RDR_KAFKA_OUTAGE_GRACE", 30*time.Second), "after the broker was out of reach, how long no partition counts as idle once it answers again, so that producers that buffered meanwhile deliver before the watermark follows the clock; negative: none (RDR_KAFKA_OUTAGE_GRACE)")
-	fs.DurationVar(&o.checkpointInt, "checkpoint-interval", envDur("RDR_CHECKPOINT_INTERVAL", 5*time.Second), "how often each partition's state is checkpointed (RDR_CHECKPOINT_INTERVAL)")
+	durVar(&o.outageGrace, "kafka-outage-grace", "RDR_KAFKA_OUTAGE_GRACE", 30*time.Second, "after the broker was out of reach, how long no partition counts as idle once it answers again, so that producers that buffered meanwhile deliver before the watermark follows the clock; negative: none (RDR_KAFKA_OUTAGE_GRACE)")
+	durVar(&o.checkpointInt, "checkpoint-interval", "RDR_CHECKPOINT_INTERVAL", 5*time.Second, "how often each partition's state is checkpointed (RDR_CHECKPOINT_INTERVAL)")
 	fs.StringVar(&o.influxURL, "influx-url", env("RDR_INFLUX_URL", ""), "InfluxDB URL; empty: in-memory history (RDR_INFLUX_URL)")
 	fs.StringVar(&o.influxToken, "influx-token", env("RDR_INFLUX_TOKEN", ""), "InfluxDB token; for 1.8: user:password (RDR_INFLUX_TOKEN)")
 	fs.StringVar(&o.influxOrg, "influx-org", env("RDR_INFLUX_ORG", ""), "InfluxDB organisation; ignored by 1.8 (RDR_INFLUX_ORG)")
@@ -138,12 +142,12 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.BoolVar(&o.generate, "generate", envBool("RDR_GENERATE", true), "run the built-in traffic generator (RDR_GENERATE)")
 	fs.Float64Var(&o.rate, "rate", envFloat("RDR_GENERATE_RATE", 200), "generator: benign events per second (RDR_GENERATE_RATE)")
 	fs.Uint64Var(&o.seed, "seed", uint64(envFloat("RDR_GENERATE_SEED", 1)), "generator: random seed (RDR_GENERATE_SEED)")
-	fs.DurationVar(&o.attackEvery, "attack-every", envDur("RDR_ATTACK_EVERY", 20*time.Second), "generator: time between injected attacks; negative: none (RDR_ATTACK_EVERY)")
+	durVar(&o.attackEvery, "attack-every", "RDR_ATTACK_EVERY", 20*time.Second, "generator: time between injected attacks; negative: none (RDR_ATTACK_EVERY)")
 	fs.IntVar(&o.invalidEvery, "invalid-every", int(envFloat("RDR_INVALID_EVERY", 1000)), "generator: every n-th record is invalid, to exercise the dead-letter path; 0: none (RDR_INVALID_EVERY)")
 	fs.Int64Var(&o.maxBody, "max-body", int64(envFloat("RDR_MAX_BODY", 1<<20)), "largest POST /api/events body, bytes (RDR_MAX_BODY)")
-	fs.DurationVar(&o.lateness, "lateness", envDur("RDR_ALLOWED_LATENESS", 10*time.Second), "allowed lateness of windows (RDR_ALLOWED_LATENESS)")
-	fs.DurationVar(&o.outOfOrder, "out-of-orderness", envDur("RDR_OUT_OF_ORDERNESS", time.Second), "bounded out-of-orderness of each partition (RDR_OUT_OF_ORDERNESS)")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", envDur("RDR_IDLE_TIMEOUT", 5*time.Second), "a partition silent this long stops holding the watermark; all silent: the watermark follows the clock (RDR_IDLE_TIMEOUT)")
+	durVar(&o.lateness, "lateness", "RDR_ALLOWED_LATENESS", 10*time.Second, "allowed lateness of windows (RDR_ALLOWED_LATENESS)")
+	durVar(&o.outOfOrder, "out-of-orderness", "RDR_OUT_OF_ORDERNESS", time.Second, "bounded out-of-orderness of each partition (RDR_OUT_OF_ORDERNESS)")
+	durVar(&o.idleTimeout, "idle-timeout", "RDR_IDLE_TIMEOUT", 5*time.Second, "a partition silent this long stops holding the watermark; all silent: the watermark follows the clock (RDR_IDLE_TIMEOUT)")
 	fs.Int64Var(&o.queueBytes, "queue-bytes", int64(envFloat("RDR_QUEUE_BYTES", pipeline.DefaultQueueBytes)), "embedded mode: bytes of accepted events held in order before the processor applies them; when full, POST /api/events answers 503 with Retry-After (RDR_QUEUE_BYTES)")
 	fs.IntVar(&o.memWindows, "memory-windows", int(envFloat("RDR_MEMORY_WINDOWS", sink.DefaultMaxWindows)), "window results the in-memory history keeps (one per partition and window), the newest; 3600 is an hour of 1-second windows of one partition (RDR_MEMORY_WINDOWS)")
 	fs.IntVar(&o.keepRefused, "keep-refused", int(envFloat("RDR_KEEP_REFUSED", 1000)), "how many of the newest dead letters and late events are kept for GET /api/deadletters and /api/late (all are counted) (RDR_KEEP_REFUSED)")
@@ -156,6 +160,10 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if err := errors.Join(envErrs...); err != nil {
+		fmt.Fprintln(fs.Output(), "dashboard: environment:", err)
+		return o, fmt.Errorf("environment: %w", err)
 	}
 	if o.instance == "" {
 		o.instance, _ = os.Hostname()

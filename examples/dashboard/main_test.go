@@ -249,6 +249,8 @@ func TestHistoryAndMetricsQueries(t *testing.T) {
 		{"/api/history?start=yesterday", `start: "yesterday" is not an RFC 3339 time`},
 		{"/api/history?metric=events&eventType=" + "%22%29%20%7C%3E%20drop%28%29", ""},
 		{"/api/metrics?range=-5m", `range: "-5m" is not a positive duration like 5m, 1h or 24h`},
+		{"/api/history?metric=events&range=1d12h&interval=1h", ""}, // the one duration syntax: days too
+		{"/api/history?metric=events&range=1d&interval=1.5d", `interval`},
 	} {
 		status, body := do(t, "GET", base+tt.query, "")
 		if tt.want == "" { // a hostile filter value is a literal that matches nothing
@@ -301,6 +303,33 @@ func TestPrometheusMetrics(t *testing.T) {
 			strings.Contains(text, "rdr_ws_clients 0\n") &&
 			strings.Contains(text, "rdr_events_late_total 0\n")
 	})
+}
+
+// Flags, environment variables, the API and rule files take one duration
+// syntax (rdr.ParseDuration); a variable that does not parse is an error
+// naming it, not a silent default.
+func TestFlagsAndEnvironmentDurations(t *testing.T) {
+	o, err := parseFlagsTo([]string{"-lateness", "1d12h", "-idle-timeout", "300ms", "-kafka-outage-grace", "-1s"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 36*time.Hour, o.lateness)
+	assert.Equal(t, 300*time.Millisecond, o.idleTimeout)
+	assert.Equal(t, -time.Second, o.outageGrace)
+
+	t.Setenv("RDR_CHECKPOINT_INTERVAL", "2d")
+	o, err = parseFlagsTo(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 48*time.Hour, o.checkpointInt)
+
+	_, err = parseFlagsTo([]string{"-lateness", "1.5d"}, io.Discard)
+	assert.ErrorContains(t, err, `invalid duration "1.5d"`)
+
+	t.Setenv("RDR_IDLE_TIMEOUT", "banana")
+	t.Setenv("RDR_REPARTITION", "maybe")
+	var out strings.Builder
+	_, err = parseFlagsTo(nil, &out)
+	assert.EqualError(t, err, `environment: RDR_REPARTITION="maybe": want true or false`+"\n"+
+		`RDR_IDLE_TIMEOUT="banana": want a duration like 30s, 5m, 1h30m or 7d`)
+	assert.Contains(t, out.String(), `dashboard: environment: RDR_REPARTITION="maybe"`)
 }
 
 func TestHelpDocumentsEveryFlag(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/examples/internal/traffic"
 )
 
@@ -52,11 +53,12 @@ func main() {
 	fs.Float64Var(&o.rate, "rate", 1000, "benign events per second (event time; also the real-time pace unless -fast)")
 	fs.IntVar(&o.batch, "batch", 500, "events per Kafka record or HTTP request, at most")
 	fs.IntVar(&o.count, "count", 0, "stop after this many records; 0: no limit")
-	fs.DurationVar(&o.duration, "duration", 0, "stop after this much event time; 0: no limit")
+	fs.Var((*rdr.DurationValue)(&o.duration), "duration", "stop after this much event time, a `duration` like 30s, 5m or 1d; 0: no limit")
 	fs.IntVar(&o.users, "users", 2000, "number of benign users")
 	fs.IntVar(&o.ips, "ips", 400, "number of benign source IPs")
 	fs.Uint64Var(&o.seed, "seed", 1, "random seed: the same seed and flags give the same events")
-	fs.DurationVar(&o.attackEvery, "attack-every", 20*time.Second, "event time between injected attacks; negative: none")
+	o.attackEvery = 20 * time.Second
+	fs.Var((*rdr.DurationValue)(&o.attackEvery), "attack-every", "event time between injected attacks, a `duration`; negative: none")
 	fs.IntVar(&o.invalidEvery, "invalid-every", 0, "every n-th record is an invalid event; 0: none")
 	fs.StringVar(&o.truth, "truth", "", "write the injected attacks as JSON to this file at the end")
 	fs.BoolVar(&o.fast, "fast", false, "send as fast as possible instead of pacing to the wall clock (load tests)")
