@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -38,11 +37,11 @@ type GlobalView struct {
 // merge; use the processors' window length and SetConfig.
 func NewGlobalView(sub message.Subscriber, topic string, cfg aggregate.GlobalConfig, logger watermill.LoggerAdapter) (*GlobalView, error) {
 	if sub == nil || topic == "" {
-		return nil, errors.New("invalid config: a subscriber and a topic are required")
+		return nil, fmt.Errorf("%w: a subscriber and a topic are required", ErrInvalidConfig)
 	}
 	g, err := aggregate.NewGlobal(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("invalid config: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}

@@ -47,7 +47,7 @@ type KafkaConfig struct {
 
 func (c *KafkaConfig) setDefaults() error {
 	if len(c.Brokers) == 0 {
-		return errors.New("invalid config: Brokers is required")
+		return fmt.Errorf("%w: Brokers is required", ErrInvalidConfig)
 	}
 	if c.ConsumerGroup == "" {
 		c.ConsumerGroup = DefaultConsumerGroup

@@ -51,7 +51,7 @@ func newTopic(t *testing.T, brokers []string, partitions int32) string {
 }
 
 func TestKafkaHelpersRequireBrokers(t *testing.T) {
-	const want = "invalid config: Brokers is required"
+	const want = "pipeline: invalid config: Brokers is required"
 	_, err := pipeline.NewKafkaSubscriber(pipeline.KafkaConfig{}, nil)
 	assert.EqualError(t, err, want)
 	_, err = pipeline.NewKafkaPublisher(pipeline.KafkaConfig{}, nil)

@@ -72,7 +72,7 @@ func NewKafkaCheckpoints(cfg KafkaCheckpointsConfig) (*KafkaCheckpoints, error) 
 		cfg.ChunkBytes = 512 << 10
 	}
 	if cfg.ChunkBytes < 1024 {
-		return nil, fmt.Errorf("invalid config: ChunkBytes must be at least 1024, got %d", cfg.ChunkBytes)
+		return nil, fmt.Errorf("%w: ChunkBytes must be at least 1024, got %d", ErrInvalidConfig, cfg.ChunkBytes)
 	}
 	sc := sarama.NewConfig()
 	sc.ClientID = cfg.Kafka.ClientID
@@ -284,7 +284,7 @@ func (k *KafkaCheckpoints) retry(ctx context.Context, f func() error) error {
 func assemble(manifest []byte, chunks map[int64][]byte) (Checkpoint, int, error) {
 	const head = 8 + 4 + 8 + 4
 	if len(manifest) < len(manifestMagic)+head || string(manifest[:len(manifestMagic)]) != string(manifestMagic) {
-		return Checkpoint{}, 0, errors.New("not a checkpoint manifest (or of another version)")
+		return Checkpoint{}, 0, fmt.Errorf("%w: not a checkpoint manifest (or of another version)", ErrInvalidCheckpoint)
 	}
 	b := manifest[len(manifestMagic):]
 	offset := int64(binary.BigEndian.Uint64(b))

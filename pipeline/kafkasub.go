@@ -51,10 +51,6 @@ type PartitionedSubscriber interface {
 	Commit(topic string, partition int32, offset int64) error
 }
 
-// ErrNotAssigned is returned by [KafkaSubscriber.Commit] for a partition
-// the subscriber does not hold (any more).
-var ErrNotAssigned = errors.New("pipeline: partition not assigned")
-
 type partitionCtxKey struct{}
 
 type partitionInfo struct {
@@ -165,9 +161,9 @@ func (s *KafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return nil, errors.New("pipeline: kafka subscriber closed")
+		return nil, fmt.Errorf("%w: the kafka subscriber", ErrClosed)
 	case s.group != nil:
-		return nil, errors.New("pipeline: kafka subscriber: Subscribe called twice")
+		return nil, fmt.Errorf("%w: kafka subscriber: Subscribe called twice", ErrStarted)
 	}
 	// The partitions' ends are asked on a client of their own, with short
 	// timeouts: an answer that does not come is no answer.

@@ -127,14 +127,14 @@ type Stats struct {
 // New returns a Processor for cfg. It starts nothing: call Run.
 func New(cfg Config) (*Processor, error) {
 	if err := cfg.setDefaults(); err != nil {
-		return nil, fmt.Errorf("invalid config: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid config: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	series, err := aggregate.NewSeries(cfg.Series)
 	if err != nil {
-		return nil, fmt.Errorf("invalid config: Series: %w", err)
+		return nil, fmt.Errorf("%w: Series: %w", ErrInvalidConfig, err)
 	}
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: cfg.CloseTimeout}, cfg.Logger)
 	if err != nil {
@@ -151,7 +151,7 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p.emitCtx, p.stopEmits = context.WithCancel(context.Background())
 	if p.live, err = newLiveView(p); err != nil {
-		return nil, fmt.Errorf("invalid config: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	// One task built now, so that a bad rule set fails here, not on the
 	// first message.
@@ -167,7 +167,7 @@ func New(cfg Config) (*Processor, error) {
 			p.partitioned[topic] = ps
 			ps.SetPartitionHandler(p)
 		} else if sub != nil && cfg.Checkpoints != nil {
-			return nil, fmt.Errorf("invalid config: Checkpoints need a PartitionedSubscriber (such as KafkaSubscriber) for %s: a checkpoint resumes at an offset", topic)
+			return nil, fmt.Errorf("%w: Checkpoints need a PartitionedSubscriber (such as KafkaSubscriber) for %s: a checkpoint resumes at an offset", ErrInvalidConfig, topic)
 		}
 	}
 	p.met = newPromMetrics(p)
@@ -188,7 +188,7 @@ func New(cfg Config) (*Processor, error) {
 // called once.
 func (p *Processor) Run(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
-		return errors.New("pipeline: Run called twice")
+		return fmt.Errorf("%w: Run called twice", ErrStarted)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	p.mu.Lock()
@@ -338,7 +338,7 @@ func (p *Processor) handler(topic string) message.NoPublishHandlerFunc {
 		var err error
 		if !p.whileRunning(func() { err = p.apply(topic, msg) }) {
 			// Not applied, so not acknowledged: it is delivered again later.
-			return errors.New("pipeline: shutting down")
+			return ErrShuttingDown
 		}
 		return err
 	}

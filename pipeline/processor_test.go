@@ -232,10 +232,37 @@ func TestProcessorLateUpdateReplacesWindow(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	_, err := pipeline.New(pipeline.Config{})
-	assert.EqualError(t, err, "invalid config: Subscriber is required")
+	assert.EqualError(t, err, "pipeline: invalid config: Subscriber is required")
+	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
 	ps := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
 	_, err = pipeline.New(pipeline.Config{Subscriber: ps, Window: 1500 * time.Microsecond})
-	assert.EqualError(t, err, "invalid config: Window must be a whole number of milliseconds, got 1.5ms")
+	assert.EqualError(t, err, "pipeline: invalid config: Window must be a whole number of milliseconds, got 1.5ms")
+	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
+	_, err = pipeline.NewQueue(pipeline.QueueConfig{MaxBytes: -1})
+	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
+	_, err = pipeline.NewSideLog(pipeline.SideLogConfig{})
+	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
+	_, err = pipeline.NewGlobalView(nil, "", aggregate.GlobalConfig{}, nil)
+	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
+}
+
+// A second Run is refused with ErrStarted.
+func TestRunTwiceIsRefused(t *testing.T) {
+	ps := gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
+	defer ps.Close()
+	p, err := pipeline.New(pipeline.Config{Subscriber: ps})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	select {
+	case <-p.Running():
+	case <-time.After(10 * time.Second):
+		t.Fatal("not running after 10 s")
+	}
+	assert.ErrorIs(t, p.Run(ctx), pipeline.ErrStarted)
+	cancel()
+	require.NoError(t, <-done)
 }
 
 func TestProcessorAdvancesWhenIdle(t *testing.T) {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -63,17 +62,10 @@ type QueueConfig struct {
 // DefaultQueueBytes is the default QueueConfig.MaxBytes.
 const DefaultQueueBytes = 64 << 20
 
-// ErrQueueFull is returned by [Queue.TryPublish] when the messages do not
-// fit in what the queue has room for now: try again later.
-var ErrQueueFull = errors.New("pipeline: queue full")
-
-// ErrQueueClosed is returned by a Queue's methods after Close.
-var ErrQueueClosed = errors.New("pipeline: queue closed")
-
 // NewQueue returns an empty Queue.
 func NewQueue(cfg QueueConfig) (*Queue, error) {
 	if cfg.MaxBytes < 0 {
-		return nil, fmt.Errorf("invalid config: MaxBytes must not be negative, got %d", cfg.MaxBytes)
+		return nil, fmt.Errorf("%w: MaxBytes must not be negative, got %d", ErrInvalidConfig, cfg.MaxBytes)
 	}
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = DefaultQueueBytes

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -68,10 +67,10 @@ type sideRing struct {
 // NewSideLog returns a SideLog for cfg.
 func NewSideLog(cfg SideLogConfig) (*SideLog, error) {
 	if len(cfg.Topics) == 0 {
-		return nil, errors.New("invalid config: Topics is required")
+		return nil, fmt.Errorf("%w: Topics is required", ErrInvalidConfig)
 	}
 	if cfg.Max < 0 {
-		return nil, fmt.Errorf("invalid config: Max must not be negative, got %d", cfg.Max)
+		return nil, fmt.Errorf("%w: Max must not be negative, got %d", ErrInvalidConfig, cfg.Max)
 	}
 	if cfg.Max == 0 {
 		cfg.Max = 1000

@@ -84,7 +84,7 @@ func (p *Processor) repartitioned(topic string) bool {
 func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 	rules, err := p.cfg.rules()
 	if err != nil {
-		return nil, fmt.Errorf("invalid config: Rules: %w", err)
+		return nil, fmt.Errorf("%w: Rules: %w", ErrInvalidConfig, err)
 	}
 	t := &task{
 		p: p, topic: topic, partition: partition, name: topic + "/" + strconv.Itoa(int(partition)),
@@ -93,7 +93,7 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 	newEngine := func(rules []anomaly.Rule) (*anomaly.Engine, error) {
 		e, err := anomaly.NewEngine(rules, anomaly.Config{Clock: p.cfg.Clock})
 		if err != nil {
-			return nil, fmt.Errorf("invalid config: Rules: %w", err)
+			return nil, fmt.Errorf("%w: Rules: %w", ErrInvalidConfig, err)
 		}
 		return e, nil
 	}
@@ -127,7 +127,7 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 			Add: func(s **aggregate.Set, ev rdr.Event) { (*s).Add(ev) },
 		})
 		if err != nil {
-			return nil, fmt.Errorf("invalid config: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 		if t.engine, err = newEngine(local); err != nil {
 			return nil, err
@@ -382,10 +382,6 @@ func (o *turnstile) done() {
 // as three varints (partition, offset, item), then the count of engines,
 // each as its field name and its state.
 var taskMagic = []byte("RDRT\x02")
-
-// ErrInvalidCheckpoint wraps errors restoring a checkpoint that was not
-// written by this version of the processor, or is damaged.
-var ErrInvalidCheckpoint = errors.New("pipeline: invalid checkpoint")
 
 func appendPart(b, part []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(part))), part...)
