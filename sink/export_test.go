@@ -29,3 +29,9 @@ func SetBind(s *Influx, bind bool) {
 		s.reader.bind.Store(2)
 	}
 }
+
+// The shared retry rules of the HTTP sinks.
+var (
+	RetryableStatus = retryableStatus
+	Backoff         = backoff
+)

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -132,10 +130,8 @@ func (c *InfluxConfig) setDefaults() {
 // Validate reports whether the (defaulted) settings are usable.
 func (c InfluxConfig) Validate() error {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, errors.New("URL is required"))
-	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("URL must be an http or https URL, got %q", c.URL))
+	if err := checkHTTPURL("URL", c.URL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("Bucket is required"))
@@ -710,22 +706,15 @@ func (s *Influx) setError(err error) {
 // backoff is the wait after the attempt-th failure (0-based): RetryInterval
 // doubled per attempt, capped at MaxRetryInterval, drawn in [d/2, d].
 func (s *Influx) backoff(attempt int) time.Duration {
-	d := s.cfg.RetryInterval << min(attempt, 30)
-	if d <= 0 || d > s.cfg.MaxRetryInterval {
-		d = s.cfg.MaxRetryInterval
-	}
-	return d/2 + rand.N(d/2+1)
+	return backoff(s.cfg.RetryInterval, s.cfg.MaxRetryInterval, attempt)
 }
 
-// retryable reports whether a failed write may succeed later: network
-// errors and timeouts (no status), 408, 429 and 5xx.
 func retryable(err error) bool {
 	var he *influxhttp.Error
 	if !errors.As(err, &he) {
 		return true
 	}
-	return he.StatusCode == 0 || he.StatusCode == http.StatusRequestTimeout ||
-		he.StatusCode == http.StatusTooManyRequests || he.StatusCode >= 500
+	return he.StatusCode == 0 || retryableStatus(he.StatusCode)
 }
 
 // finish accounts for a sent batch and recycles it.

@@ -300,3 +300,20 @@ func TestInfluxLineProtocolOddNumbers(t *testing.T) {
 		`rdr_window,partition=~b64:,writer=proc-1 active_users=1i,low=9223372036854775807i,medium=0i,high=0i,critical=0i,total=9223372036854775807i,update=false 1795687201000000000`,
 	}, lines)
 }
+
+// The HTTP sinks' shared retry rules: which answers are tried again, and
+// that the wait doubles, is capped, and is drawn from its upper half.
+func TestRetryRules(t *testing.T) {
+	for code, want := range map[int]bool{200: false, 400: false, 401: false, 404: false, 408: true, 413: false, 429: true, 500: true, 503: true} {
+		assert.Equal(t, want, sink.RetryableStatus(code), "%d", code)
+	}
+	for attempt, span := range map[int][2]time.Duration{
+		0: {50 * time.Millisecond, 100 * time.Millisecond}, 1: {100 * time.Millisecond, 200 * time.Millisecond},
+		3: {400 * time.Millisecond, 800 * time.Millisecond}, 10: {2500 * time.Millisecond, 5 * time.Second}, 40: {2500 * time.Millisecond, 5 * time.Second},
+	} {
+		for range 200 {
+			d := sink.Backoff(100*time.Millisecond, 5*time.Second, attempt)
+			require.True(t, d >= span[0] && d <= span[1], "attempt %d: %s not in [%s, %s]", attempt, d, span[0], span[1])
+		}
+	}
+}

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
@@ -86,10 +84,8 @@ func (c *WebhookConfig) setDefaults() {
 // Validate reports whether the (defaulted) settings are usable.
 func (c WebhookConfig) Validate() error {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, errors.New("URL is required"))
-	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("URL must be an http or https URL, got %q", c.URL))
+	if err := checkHTTPURL("URL", c.URL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxAttempts < 0 {
 		errs = append(errs, fmt.Errorf("MaxAttempts must not be negative, got %d", c.MaxAttempts))
@@ -350,11 +346,7 @@ func (w *Webhook) deliver(it webhookItem) delivery {
 			w.log.Error("webhook delivery failed; alert given up", "alert", it.id, "attempts", attempt, "err", err)
 			return failed
 		}
-		d := w.cfg.RetryInterval << min(attempt-1, 30)
-		if d <= 0 || d > w.cfg.MaxRetryInterval {
-			d = w.cfg.MaxRetryInterval
-		}
-		d = d/2 + rand.N(d/2+1)
+		d := backoff(w.cfg.RetryInterval, w.cfg.MaxRetryInterval, attempt-1)
 		w.mu.Lock()
 		w.stats.Retries++
 		w.failing = true
@@ -393,7 +385,7 @@ func (w *Webhook) post(it webhookItem) (retry bool, err error) {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return false, nil
 	}
-	retry = resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	retry = retryableStatus(resp.StatusCode)
 	return retry, fmt.Errorf("webhook answered %s", resp.Status)
 }
 
