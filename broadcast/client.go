@@ -354,7 +354,7 @@ func (c *client) handle(typ websocket.MessageType, b []byte) {
 	}
 	if err != nil {
 		reply := h.control("error", errorData{Error: err.Error()})
-		c.enqueue(reply, h.cfg.Now())
+		c.enqueue(reply, h.cfg.Clock.Now())
 		return
 	}
 
@@ -370,7 +370,7 @@ func (c *client) handle(typ websocket.MessageType, b []byte) {
 	h.mu.Unlock()
 	// Queued under c.mu, so the reply comes before any message on a newly
 	// subscribed topic.
-	c.enqueueLocked(h.control("subscribed", subscribedData{Topics: topicList(topics)}), h.cfg.Now())
+	c.enqueueLocked(h.control("subscribed", subscribedData{Topics: topicList(topics)}), h.cfg.Clock.Now())
 }
 
 // queue is a FIFO ring of messages that grows on demand (an idle client

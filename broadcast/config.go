@@ -5,6 +5,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/rdr-go/rdr"
 )
 
 // Defaults used by [NewHub] for zero fields of [Config].
@@ -84,10 +86,10 @@ type Config struct {
 	// Service Unavailable. Optional; default 0 (no limit).
 	MaxClients int
 
-	// Now tells the time for the "ts" field of envelopes and for measuring
-	// MaxLag. Optional; default time.Now. Network timeouts (WriteTimeout,
-	// pings, CloseTimeout) always run on real timers.
-	Now func() time.Time
+	// Clock tells the time for the "ts" field of envelopes and for
+	// measuring MaxLag. Optional; default rdr.SystemClock. Network timeouts
+	// (WriteTimeout, pings, CloseTimeout) always run on real timers.
+	Clock rdr.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -112,8 +114,8 @@ func (c *Config) setDefaults() {
 	if c.ReadLimit == 0 {
 		c.ReadLimit = DefaultReadLimit
 	}
-	if c.Now == nil {
-		c.Now = time.Now
+	if c.Clock == nil {
+		c.Clock = rdr.SystemClock
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/broadcast"
 )
 
@@ -16,7 +17,7 @@ func ExampleNewHub() {
 	hub, err := broadcast.NewHub(broadcast.Config{
 		Token: "s3cret",
 		// A fixed clock, so that the output below is the same every run.
-		Now: func() time.Time { return time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC) },
+		Clock: rdr.NewFakeClock(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)),
 	})
 	if err != nil {
 		fmt.Println(err)

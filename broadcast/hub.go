@@ -210,7 +210,7 @@ func (h *Hub) checkPublish(name string) (topic, error) {
 }
 
 func (h *Hub) publish(t topic, data []byte) {
-	now := h.cfg.Now()
+	now := h.cfg.Clock.Now()
 	m := &message{topic: t, b: h.envelope(typeNames[t], now, data)}
 	h.published.Add(1)
 	for _, c := range h.subscribers(t) {
@@ -239,7 +239,7 @@ func (h *Hub) control(typ string, data any) *message {
 	if err != nil {
 		panic("broadcast: encoding a control message: " + err.Error()) // our own types; cannot happen
 	}
-	return &message{topic: topicControl, b: h.envelope(typ, h.cfg.Now(), b)}
+	return &message{topic: topicControl, b: h.envelope(typ, h.cfg.Clock.Now(), b)}
 }
 
 // Stats returns the hub's counters.

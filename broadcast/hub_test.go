@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/broadcast"
 )
 
@@ -55,8 +56,8 @@ type env struct {
 
 func newEnv(t *testing.T, cfg broadcast.Config) *env {
 	t.Helper()
-	if cfg.Now == nil {
-		cfg.Now = newTestClock().Now
+	if cfg.Clock == nil {
+		cfg.Clock = newTestClock()
 	}
 	hub, err := broadcast.NewHub(cfg)
 	require.NoError(t, err)
@@ -169,7 +170,7 @@ func TestNewHubDefaults(t *testing.T) {
 	assert.Equal(t, broadcast.DefaultCloseTimeout, cfg.CloseTimeout)
 	assert.Equal(t, int64(broadcast.DefaultReadLimit), cfg.ReadLimit)
 	assert.Equal(t, 0, cfg.MaxClients)
-	assert.NotNil(t, cfg.Now)
+	assert.Equal(t, rdr.SystemClock, cfg.Clock)
 	assert.Equal(t, "", cfg.Token)
 }
 

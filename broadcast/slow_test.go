@@ -67,7 +67,7 @@ func readUntilError(t *testing.T, c *websocket.Conn) ([]envelope, error) {
 func TestStalledClient(t *testing.T) {
 	clock := newTestClock()
 	e := newEnv(t, broadcast.Config{
-		QueueSize: 8, MaxLag: time.Second, Now: clock.Now,
+		QueueSize: 8, MaxLag: time.Second, Clock: clock,
 		WriteTimeout: time.Minute, PingInterval: -1,
 	})
 	stalled := e.dial(t, "?topics=events", nil)

@@ -95,12 +95,19 @@ type InfluxConfig struct {
 	// default a client with its own transport, whose idle connections Close
 	// closes.
 	HTTPClient *http.Client
+	// Clock tells the time for how long points have waited (Health) and
+	// for where RecentAlerts stops reading (48 h past now, as event time
+	// may run ahead of the clock). Optional; default rdr.SystemClock.
+	Clock rdr.Clock
 	// Logger receives failed writes (Warn while retrying, Error when points
 	// are rejected or lost). Optional; default no logging.
 	Logger *slog.Logger
 }
 
 func (c *InfluxConfig) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = rdr.SystemClock
+	}
 	if c.Writer == "" {
 		c.Writer = DefaultInfluxWriter
 	}
@@ -354,7 +361,7 @@ func (s *Influx) reserve(ctx context.Context, n int) error {
 // commit records n points appended to s.cur and releases s.mu.
 func (s *Influx) commit(n int) {
 	if s.cur.n == 0 {
-		s.cur.since = time.Now()
+		s.cur.since = s.cfg.Clock.Now()
 	}
 	s.cur.n += n
 	s.accepted += uint64(n)
@@ -515,7 +522,7 @@ func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) (
 		return nil, ErrClosed
 	}
 	// Event time may run ahead of the server's clock: read to well past now.
-	out, err := s.reader.recentAlerts(ctx, since, time.Now().Add(48*time.Hour))
+	out, err := s.reader.recentAlerts(ctx, since, s.cfg.Clock.Now().Add(48*time.Hour))
 	if err != nil {
 		return nil, err
 	}

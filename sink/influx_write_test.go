@@ -272,7 +272,7 @@ func TestNewInfluxInvalidConfig(t *testing.T) {
 	assert.Equal(t, sink.InfluxConfig{
 		URL: "http://127.0.0.1:1", Bucket: "b", Writer: "default", BatchSize: 5000, FlushInterval: 200 * time.Millisecond,
 		MaxPending: 100000, RequestTimeout: 10 * time.Second, RetryInterval: 100 * time.Millisecond,
-		MaxRetryInterval: 5 * time.Second, CloseTimeout: 10 * time.Second,
+		MaxRetryInterval: 5 * time.Second, CloseTimeout: 10 * time.Second, Clock: rdr.SystemClock,
 	}, s.Config())
 }
 

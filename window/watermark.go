@@ -5,17 +5,9 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/rdr-go/rdr"
 )
-
-// Clock tells the current time. [Watermarks] asks it to notice idle sources.
-// rdr.Clock (and so rdr.SystemClock and *rdr.FakeClock) satisfies it.
-type Clock interface {
-	Now() time.Time
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // WatermarkConfig configures [Watermarks]. The zero value is valid: no
 // out-of-orderness allowance and no idle timeout.
@@ -32,9 +24,9 @@ type WatermarkConfig struct {
 	// idle. Must be >= 0.
 	IdleTimeout time.Duration
 
-	// Clock measures idleness. Optional; default: the system clock. Only
+	// Clock measures idleness. Optional; default rdr.SystemClock. Only
 	// consulted when IdleTimeout > 0.
-	Clock Clock
+	Clock rdr.Clock
 }
 
 // Validate reports whether c is usable. The error matches
@@ -71,7 +63,7 @@ func (c WatermarkConfig) Validate() error {
 type Watermarks struct {
 	bound int64
 	idle  time.Duration
-	clock Clock
+	clock rdr.Clock
 
 	mu      sync.Mutex
 	index   map[int]int // source id → position in sources
@@ -92,7 +84,7 @@ func NewWatermarks(cfg WatermarkConfig) (*Watermarks, error) {
 		return nil, err
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = systemClock{}
+		cfg.Clock = rdr.SystemClock
 	}
 	return &Watermarks{
 		bound:   cfg.OutOfOrderness.Milliseconds(),

@@ -331,7 +331,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 		influx, err := sink.NewInflux(sink.InfluxConfig{
 			URL: o.influxURL, Token: o.influxToken, Org: o.influxOrg, Bucket: o.influxBucket,
-			Writer: writer, RollUp: o.influxRollUp, Logger: logger,
+			Writer: writer, RollUp: o.influxRollUp, Clock: clock, Logger: logger,
 		})
 		if err != nil {
 			return err
@@ -354,7 +354,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	if o.origins != "" {
 		origins = strings.Split(o.origins, ",")
 	}
-	hub, err := broadcast.NewHub(broadcast.Config{Token: o.token, OriginPatterns: origins})
+	hub, err := broadcast.NewHub(broadcast.Config{Token: o.token, OriginPatterns: origins, Clock: clock})
 	if err != nil {
 		return err
 	}
