@@ -206,6 +206,21 @@ func (m *Memory) Alerts(limit int) []anomaly.Alert {
 	return out
 }
 
+// Alert returns the stored alert with this ID, the latest state, with its
+// acknowledgement; ok is false when it is not (or no longer) stored. The
+// caller owns the result.
+func (m *Memory) Alert(id string) (_ StoredAlert, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i, ok := m.byID[id]
+	if !ok {
+		return StoredAlert{}, false
+	}
+	a := m.alerts[i]
+	a.Events = slices.Clone(a.Events)
+	return StoredAlert{Alert: a, AckedAt: m.acked[id]}, true
+}
+
 // compareAlerts orders alerts most recent FirstSeen first, ties by ID.
 func compareAlerts(a, b anomaly.Alert) int {
 	if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {

@@ -98,3 +98,28 @@ func TestMemoryConcurrentReadWrite(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 100.0, h.Series[0].Points[0].V, "exactly the last MaxWindows windows are kept")
 }
+
+// Alert finds one stored alert by ID, its latest state and its
+// acknowledgement.
+func TestMemoryAlertByID(t *testing.T) {
+	ctx := context.Background()
+	m := newMemory(t, sink.MemoryConfig{MaxAlerts: 2})
+	a := sinktest.Alert("spike", "bob", 0)
+	require.NoError(t, m.WriteAlert(ctx, a))
+	_, ok := m.Alert("nope")
+	assert.False(t, ok)
+	got, ok := m.Alert(a.ID)
+	require.True(t, ok)
+	assert.Equal(t, sink.StoredAlert{Alert: a}, got)
+	a.Count = 3
+	require.NoError(t, m.WriteAlert(ctx, a))
+	at := sinktest.Base.Add(time.Minute)
+	require.NoError(t, m.AckAlert(ctx, a, at))
+	got, _ = m.Alert(a.ID)
+	assert.Equal(t, sink.StoredAlert{Alert: a, AckedAt: at}, got)
+	for i := 1; i <= 2; i++ { // evicts a
+		require.NoError(t, m.WriteAlert(ctx, sinktest.Alert("spike", "bob", i)))
+	}
+	_, ok = m.Alert(a.ID)
+	assert.False(t, ok, "evicted")
+}

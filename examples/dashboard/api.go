@@ -24,8 +24,7 @@ type api struct {
 	dec        *rdr.Decoder
 	proc       *pipeline.Processor
 	metrics    pipeline.MetricsReader // the processor, or the global view of its group
-	alerts     *alertBook
-	alertStore sink.AlertStore // where acknowledgements are kept across restarts; nil: in the process only
+	alerts     *alerts
 	history    sink.HistoryReader
 	input      inputFunc         // the input topic's
 	side       *pipeline.SideLog // the dead letters and late events, kept and counted
@@ -335,11 +334,16 @@ func (a *api) getAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("status: %q is not one of firing, resolved, all", status))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": a.alerts.list(status, r.URL.Query().Get("key"))})
+	list, err := a.alerts.list(r.Context(), status, r.URL.Query().Get("key"))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
 }
 
 func (a *api) ackAlert(w http.ResponseWriter, r *http.Request) {
-	v, ok, err := a.alerts.ack(r.Context(), r.PathValue("id"), a.alertStore)
+	v, ok, err := a.alerts.ack(r.Context(), r.PathValue("id"))
 	switch {
 	case !ok:
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no alert with id %q", r.PathValue("id")))
@@ -359,7 +363,11 @@ func (a *api) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act, err := a.proc.User(id, from, to)
-	alerts := a.alerts.list("all", id)
+	alerts, lerr := a.alerts.list(r.Context(), "all", id)
+	if lerr != nil {
+		writeError(w, http.StatusInternalServerError, lerr.Error())
+		return
+	}
 	if err != nil || (act.Count == 0 && len(alerts) == 0) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no activity for user %q between %s and %s", id, from.Format(time.RFC3339), to.Format(time.RFC3339)))
 		return

@@ -316,10 +316,11 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	if err != nil {
 		return err
 	}
-	book := newAlertBook(1000, clock.Now)
-	sinks := []sink.Sink{book, mem}
+	// The memory store is the alert store of every mode; with InfluxDB,
+	// acknowledgements are stored there too, first.
+	book := &alerts{mem: mem, clock: clock}
+	sinks := []sink.Sink{mem}
 	var history sink.HistoryReader = mem
-	var alertStore sink.AlertStore // InfluxDB's, when there is one
 	if o.influxURL != "" {
 		// With checkpoints, every processor writes as one writer: a window
 		// re-written after a crash or by the partition's next owner replaces
@@ -337,15 +338,17 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			return err
 		}
 		sinks = append(sinks, influx)
-		history, alertStore = influx, influx
+		history, book.durable = influx, influx
 		// Show the alerts of before a restart: InfluxDB has them.
 		loadCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		recent, err := influx.RecentAlerts(loadCtx, clock.Now().Add(-alertLookback), book.max)
+		recent, err := influx.RecentAlerts(loadCtx, clock.Now().Add(-alertLookback), maxListedAlerts)
+		if err == nil {
+			err = book.restore(loadCtx, recent)
+		}
 		cancel()
 		if err != nil {
 			logger.Warn("could not load recent alerts from InfluxDB", "err", err)
 		} else {
-			book.restore(recent)
 			logger.Info("loaded recent alerts from InfluxDB", "alerts", len(recent), "since", alertLookback)
 		}
 	}
@@ -387,7 +390,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		Checkpoints:           checkpoints,
 		CheckpointInterval:    o.checkpointInt,
 		Sinks:                 sinks,
-		Hub:                   ackingHub{Broadcaster: hub, book: book},
+		Hub:                   ackingHub{Broadcaster: hub, alerts: book},
 		View:                  viewOrNil(view),
 		Clock:                 clock,
 		Logger:                wlog,
@@ -412,7 +415,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 
 	a := &api{
 		metrics: metrics,
-		dec:     dec, proc: proc, alerts: book, alertStore: alertStore, history: history, input: input, side: side,
+		dec:     dec, proc: proc, alerts: book, history: history, input: input, side: side,
 		topic: o.topic, partitions: partitions, dlqTopic: o.topic + ".dlq", lateTopic: o.topic + ".late", maxBody: o.maxBody, clock: clock, window: time.Second,
 		ready: func() bool {
 			select {
