@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rdr-go/rdr"
-	"github.com/rdr-go/rdr/aggregate"
 	"github.com/rdr-go/rdr/pipeline"
 )
 
@@ -40,12 +39,16 @@ func TestGlobalViewCombinesProcessors(t *testing.T) {
 	clock := rdr.NewFakeClock(t0.Add(5 * time.Minute))
 	partials := gochannel.NewGoChannel(gochannel.Config{Persistent: true, OutputChannelBuffer: 4096}, watermill.NopLogger{})
 	defer partials.Close()
-	view, err := pipeline.NewGlobalView(partials, "partials", aggregate.GlobalConfig{}, nil)
+	view, err := pipeline.NewGlobalView(pipeline.GlobalViewConfig{Subscriber: partials, Topic: "partials"})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
 	viewDone := make(chan error, 1)
-	go func() { viewDone <- view.Run(ctx) }()
-	defer func() { cancel(); require.NoError(t, <-viewDone) }()
+	go func() { viewDone <- view.Run(context.Background()) }()
+	defer func() {
+		require.NoError(t, view.Close()) // stops Run and closes the subscriber
+		require.NoError(t, <-viewDone)
+		assert.ErrorIs(t, view.Run(context.Background()), pipeline.ErrClosed)
+		assert.EqualError(t, partials.Publish("partials", message.NewMessage("x", nil)), "Pub/Sub closed", "the view closed its subscriber")
+	}()
 
 	start := func(instance string) (*pipeline.Processor, *gochannel.GoChannel, chan error) {
 		in := gochannel.NewGoChannel(gochannel.Config{Persistent: true, BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})

@@ -242,7 +242,7 @@ func TestNewValidates(t *testing.T) {
 	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
 	_, err = pipeline.NewSideLog(pipeline.SideLogConfig{})
 	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
-	_, err = pipeline.NewGlobalView(nil, "", aggregate.GlobalConfig{}, nil)
+	_, err = pipeline.NewGlobalView(pipeline.GlobalViewConfig{})
 	assert.ErrorIs(t, err, pipeline.ErrInvalidConfig)
 }
 

@@ -33,7 +33,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rdr-go/rdr"
-	"github.com/rdr-go/rdr/aggregate"
 	"github.com/rdr-go/rdr/anomaly"
 	"github.com/rdr-go/rdr/broadcast"
 	"github.com/rdr-go/rdr/examples/internal/traffic"
@@ -250,6 +249,11 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			return err
 		}
 		partialsTopic = o.partialsTopic
+		if view, err = pipeline.NewGlobalView(pipeline.GlobalViewConfig{Subscriber: vs, Topic: partialsTopic, Logger: wlog}); err != nil {
+			_ = vs.Close()
+			return err
+		}
+		defer func() { _ = view.Close() }() // the view owns vs; a second Close is a no-op
 		if partitions, err = pipeline.TopicPartitions(kc, o.topic); err != nil {
 			return err
 		}
@@ -276,9 +280,6 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			}
 			defer kcp.Close()
 			checkpoints = kcp
-		}
-		if view, err = pipeline.NewGlobalView(vs, partialsTopic, aggregate.GlobalConfig{}, wlog); err != nil {
-			return err
 		}
 	} else {
 		// The input is a Queue, not a GoChannel: GoChannel lets a later
@@ -402,12 +403,10 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	var metrics pipeline.MetricsReader = proc
 	if view != nil {
 		metrics = view
-		viewCtx, stopView := context.WithCancel(context.WithoutCancel(ctx))
 		viewDone := make(chan error, 1)
-		go func() { viewDone <- view.Run(viewCtx) }()
+		go func() { viewDone <- view.Run(context.WithoutCancel(ctx)) }()
 		defer func() {
-			stopView()
-			if err := <-viewDone; err != nil {
+			if err := errors.Join(view.Close(), <-viewDone); err != nil { // Close also closes its Kafka subscriber
 				logger.Error("global view", "err", err)
 			}
 		}()
