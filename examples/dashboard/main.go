@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
@@ -194,6 +196,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// errStopped ends the run's errgroup without being an error: the
+// processor or server stopped on its own, or a -replay-exit replay ended.
+var errStopped = errors.New("stopped")
 
 // alertLookback is how far back a starting dashboard loads alerts (by when
 // they first fired) from InfluxDB.
@@ -439,16 +445,33 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 
-	procErr := make(chan error, 1)
-	go func() { procErr <- proc.Run(context.WithoutCancel(ctx)) }()
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
-
-	genCtx, stopGen := context.WithCancel(ctx)
-	genDone := make(chan struct{})
-	replayErr := make(chan error, 1)
-	go func() {
-		defer close(genDone)
+	// Every goroutine of the run is in g: the processor, the server and the
+	// generator or replay. The first to fail (or a -replay-exit replay that
+	// ends, or the processor stopping on its own) ends the run, as does ctx;
+	// the stop below is ordered, and g.Wait collects the goroutines.
+	g, gctx := errgroup.WithContext(ctx)
+	var stopping atomic.Bool // set once the ordered stop begins: from then on, ending is no news
+	ended := func() error {
+		if stopping.Load() {
+			return nil
+		}
+		return errStopped
+	}
+	g.Go(func() error {
+		if err := proc.Run(context.WithoutCancel(ctx)); err != nil {
+			return err
+		}
+		return ended()
+	})
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return ended()
+	})
+	genCtx, stopGen := context.WithCancel(gctx)
+	defer stopGen()
+	g.Go(func() error {
 		switch {
 		case o.generate:
 			runGenerator(genCtx, o, input, partitions, clock, logger)
@@ -457,9 +480,17 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			if out == nil {
 				out = os.Stderr
 			}
-			replayErr <- runReplay(genCtx, o.replay, a, queue, out)
+			if err := runReplay(genCtx, o.replay, a, queue, out); err != nil {
+				return err
+			}
+			if o.replayExit {
+				return errStopped
+			}
+			// Otherwise a replay's end is reported, and the dashboard goes
+			// on serving its results.
 		}
-	}()
+		return nil
+	})
 
 	url := "http://" + ln.Addr().String() + "/"
 	if o.token != "" {
@@ -471,52 +502,29 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		ready <- ln.Addr().String()
 	}
 
-	var runErr error
-	replayed := replayErr
-	if !o.replayExit {
-		replayed = nil // a replay's end is reported, and the dashboard goes on serving its results
-	}
-	select {
-	case <-ctx.Done():
-	case runErr = <-procErr:
-		procErr = nil
-	case runErr = <-srvErr:
-		srvErr = nil
-	case runErr = <-replayed:
-	}
+	<-gctx.Done()
+	stopping.Store(true)
 	logger.Info("shutting down")
 	stopGen()
-	<-genDone
+	var stopErrs []error
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// No more input: answer the requests in flight, then apply what was
 	// accepted before stopping the processor ("accepted" means counted).
 	_ = hub.Close()
-	if err := srv.Shutdown(shutdownCtx); err != nil && runErr == nil {
-		runErr = err
-	}
-	if srvErr != nil {
-		if err := <-srvErr; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
-			runErr = err
-		}
-	}
+	stopErrs = append(stopErrs, srv.Shutdown(shutdownCtx))
 	if queue != nil {
 		if err := queue.Drain(shutdownCtx); err != nil {
 			logger.Error("accepted events not applied before the stop", "err", err)
-			if runErr == nil {
-				runErr = err
-			}
+			stopErrs = append(stopErrs, err)
 		}
 	}
-	if err := proc.Close(); err != nil && runErr == nil {
-		runErr = err
+	stopErrs = append(stopErrs, proc.Close())
+	// The goroutines' first error comes first: it is why the run ended.
+	if err := g.Wait(); err != nil && !errors.Is(err, errStopped) {
+		return errors.Join(append([]error{err}, stopErrs...)...)
 	}
-	if procErr != nil {
-		if err := <-procErr; err != nil && runErr == nil {
-			runErr = err
-		}
-	}
-	return runErr
+	return errors.Join(stopErrs...)
 }
 
 // viewOrNil keeps a nil *GlobalView from becoming a non-nil interface.
