@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rdr-go/rdr/window"
 )
 
 // DefaultMaxSources is the default [GlobalConfig.MaxSources].
@@ -293,7 +295,7 @@ func (g *Global) Metrics(from, to time.Time) (Metrics, error) {
 	sets := g.collect(fromN, toN)
 	defer clear(g.inRange) // keep no references to windows a source may drop
 	sc, exact := g.merge.merge(sets)
-	start := max(floorNanos(fromN, g.w), g.oldest())
+	start := max(window.Align(fromN, g.w), g.oldest())
 	if !g.started || start >= toN {
 		sc.rate.start, sc.rate.end = from.UTC(), to.UTC()
 	} else {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/window"
 )
 
 // DefaultSeriesSize is the default [SeriesConfig.Size]: five minutes of
@@ -118,23 +119,13 @@ func newSeries(cfg SeriesConfig) *Series {
 func (s *Series) Config() SeriesConfig { return s.cfg }
 
 // floor returns the start of the window holding t (Unix nanoseconds).
-func (s *Series) floor(t int64) int64 { return floorNanos(t, s.w) }
-
-// floorNanos returns the start of the window of length w holding t, both
-// in Unix nanoseconds.
-func floorNanos(t, w int64) int64 {
-	r := t % w
-	if r < 0 {
-		r += w
-	}
-	return t - r
-}
+func (s *Series) floor(t int64) int64 { return window.Align(t, s.w) }
 
 // windowStart returns start in Unix nanoseconds, or an error wrapping
 // ErrInvalidRange when it is not a multiple of w since the Unix epoch.
 func windowStart(start time.Time, w time.Duration) (int64, error) {
 	ns := start.UnixNano()
-	if floorNanos(ns, int64(w)) != ns {
+	if window.Align(ns, int64(w)) != ns {
 		return 0, fmt.Errorf("%w: %s is not a window start (windows are %s long, aligned to the Unix epoch)",
 			ErrInvalidRange, start.UTC().Format(time.RFC3339Nano), w)
 	}

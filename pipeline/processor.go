@@ -14,14 +14,16 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/rdr-go/rdr/aggregate"
+	"github.com/rdr-go/rdr/broadcast"
 	"github.com/rdr-go/rdr/sink"
 )
 
-// The live topics the processor publishes to its Broadcaster.
+// The live topics the processor publishes to its Broadcaster: the
+// broadcast hub's, named in one place.
 const (
-	TopicMetrics = "metrics"
-	TopicAlerts  = "alerts"
-	TopicEvents  = "events"
+	TopicMetrics = broadcast.TopicMetrics
+	TopicAlerts  = broadcast.TopicAlerts
+	TopicEvents  = broadcast.TopicEvents
 )
 
 // Metadata keys of the dead-letter and late-data messages.

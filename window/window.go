@@ -151,7 +151,7 @@ func (a Assigner) AppendWindows(dst []Window, t time.Time) []Window {
 	size := a.size.Milliseconds()
 	switch a.kind {
 	case kindTumbling:
-		start := ms - floorMod(ms, size)
+		start := Align(ms, size)
 		return append(dst, Window{Start: toTime(start), End: toTime(start + size)})
 	case kindHopping:
 		slide := a.slide.Milliseconds()
@@ -203,6 +203,13 @@ func watermarkTime(ms int64) time.Time {
 	}
 	return toTime(ms)
 }
+
+// Align returns the start of the window of length size that holds t, as
+// [Tumbling] aligns them (to the Unix epoch; times before it too), with t
+// and size in the same unit (nanoseconds, milliseconds…). size must be
+// positive. Every package that needs a window's start uses it, so that
+// they all agree with the windows.
+func Align(t, size int64) int64 { return t - floorMod(t, size) }
 
 func floorMod(a, b int64) int64 {
 	r := a % b

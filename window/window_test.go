@@ -62,3 +62,12 @@ func TestWindowString(t *testing.T) {
 	assert.Equal(t, "[1970-01-01T00:00:00.000Z, 1970-01-01T00:00:01.500Z)", w.String())
 	assert.Equal(t, at(1499).UTC(), w.MaxTimestamp())
 }
+
+// Align is the start of the tumbling window holding t, before the epoch too.
+func TestAlign(t *testing.T) {
+	for _, tc := range []struct{ t, size, want int64 }{
+		{0, 1000, 0}, {999, 1000, 0}, {1000, 1000, 1000}, {1500, 1000, 1000}, {-1, 1000, -1000}, {-1000, 1000, -1000}, {-1001, 1000, -2000},
+	} {
+		assert.Equal(t, tc.want, window.Align(tc.t, tc.size), "%d by %d", tc.t, tc.size)
+	}
+}

@@ -287,7 +287,7 @@ func (w *Windows[K, T, S]) Add(key K, t time.Time, item T) (Status, error) {
 func (w *Windows[K, T, S]) isLate(end int64) bool { return end-1+w.lateness <= w.wm }
 
 func (w *Windows[K, T, S]) addTumbling(key K, ms int64, item T) (Status, error) {
-	start := ms - floorMod(ms, w.size)
+	start := Align(ms, w.size)
 	if w.isLate(start + w.size) {
 		w.late++
 		return StatusLate, nil
