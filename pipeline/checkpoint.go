@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	"github.com/rdr-go/rdr/sink"
 )
 
 // Checkpoint is one task's saved state: everything the processor knows
@@ -34,4 +37,108 @@ type CheckpointStore interface {
 
 func checkpointKey(topic string, partition int32) string {
 	return fmt.Sprintf("%s/%d", topic, partition)
+}
+
+// checkpoint saves the state of tasks. In order, so that recovery is
+// exact (see the package doc): each task's state and offset are taken
+// together under its lock; once everything the task produced before that
+// has been emitted, and the sinks have flushed it, the checkpoint is saved
+// and then the offset committed. final (a revoke or a stop) saves even an
+// unchanged task, and at a stop fires its open windows after taking the
+// state.
+func (p *Processor) checkpoint(ctx context.Context, tasks []*task, final bool) error {
+	select {
+	case p.checkpointing <- struct{}{}:
+		defer func() { <-p.checkpointing }()
+	case <-ctx.Done():
+		return fmt.Errorf("pipeline: no checkpoint: waiting for the one in progress: %w", ctx.Err())
+	}
+	type snap struct {
+		t     *task
+		next  int64
+		state []byte
+	}
+	var snaps []snap
+	var errs []error
+	for _, t := range tasks {
+		var out outputs
+		t.mu.Lock()
+		next := t.next
+		var state []byte
+		var err error
+		if p.cfg.Checkpoints != nil && next >= 0 && (next != t.saved || final) {
+			state, err = t.snapshot()
+		}
+		// A task let go fires its open windows at a stop, and at any
+		// revoke when there are no checkpoints: nobody else will.
+		stopping := final && (p.draining.Load() || p.cfg.Checkpoints == nil)
+		if stopping {
+			t.flushWindows(&out)
+		}
+		if final { // the task's alerts are no longer this processor's
+			p.stats.open.Add(-int64(len(t.open)))
+			clear(t.open)
+		}
+		turn := t.takeTurn() // after every turn the state holds
+		t.mu.Unlock()
+		p.emitInTurn(ctx, t, out, turn)
+		switch {
+		case err != nil:
+			p.stats.checkpointErrors.Add(1)
+			errs = append(errs, err)
+		case next >= 0 && (next != t.saved || final) && (p.cfg.Checkpoints != nil || p.partitioned[t.topic] != nil):
+			// Something to save or commit once the sinks have flushed.
+			// (Without either, the sinks' Close flushes at a stop: waiting
+			// here too would only double the wait on a sink that is down.)
+			snaps = append(snaps, snap{t, next, state})
+		}
+	}
+	if len(snaps) == 0 {
+		return errors.Join(errs...)
+	}
+	// What the tasks produced before their state was taken is durable
+	// before the checkpoint says it is done.
+	if err := p.flushSinks(ctx); err != nil {
+		p.stats.checkpointErrors.Add(uint64(len(snaps)))
+		return errors.Join(append(errs, fmt.Errorf("pipeline: no checkpoint: the sinks did not flush: %w", err))...)
+	}
+	for _, s := range snaps {
+		t := s.t
+		t.mu.Lock()
+		stale := s.next < t.saved
+		t.mu.Unlock()
+		if stale { // never put an older state over a newer one
+			continue
+		}
+		if p.cfg.Checkpoints != nil {
+			if err := p.cfg.Checkpoints.Save(ctx, Checkpoint{Topic: t.topic, Partition: t.partition, Offset: s.next, State: s.state}); err != nil {
+				p.stats.checkpointErrors.Add(1)
+				errs = append(errs, fmt.Errorf("pipeline: checkpoint of %s: %w", t.name, err))
+				continue
+			}
+			p.stats.checkpoints.Add(1)
+		}
+		t.mu.Lock()
+		t.saved = s.next
+		t.mu.Unlock()
+		if sub := p.partitioned[t.topic]; sub != nil {
+			if err := sub.Commit(t.topic, t.partition, s.next); err != nil && !errors.Is(err, ErrNotAssigned) {
+				errs = append(errs, fmt.Errorf("pipeline: committing %s at %d: %w", t.name, s.next, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flushSinks flushes every sink that buffers.
+func (p *Processor) flushSinks(ctx context.Context) error {
+	var errs []error
+	for _, s := range p.cfg.Sinks {
+		if f, ok := s.(sink.Flusher); ok {
+			if err := f.Flush(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

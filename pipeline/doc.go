@@ -106,4 +106,29 @@
 // another version, or damaged) is logged and counted, and that partition
 // starts empty from the group's offset; state whose checkpoint was never
 // saved (CheckpointInterval of it at most) is rebuilt by replay, not lost.
+//
+// # Where things are
+//
+// One file per job:
+//
+//	processor.go       the Processor: New, Run, Close and the shutdown order
+//	config.go          Config, its defaults and validation; Partition (how a
+//	                   message's partition and offset are read: Kafka's by default)
+//	apply.go           each message to its partition's task, in order
+//	task.go            a task: its windows, detectors and state (snapshot, restore)
+//	watermark.go       event time: idle partitions and the processor's watermark
+//	emit.go            outputs of a task, in order: sinks, hub, side messages
+//	live.go            the live view: metrics published to the Broadcaster
+//	assign.go          partitions assigned (restored) and revoked (checkpointed)
+//	checkpoint.go      checkpoints: the store interface and the save-then-commit order
+//	kafkacheckpoint.go checkpoints in a compacted Kafka topic
+//	kafka.go           Sarama settings, topics, the Kafka publisher and partitioner
+//	kafkasub.go        the Kafka subscriber: one partition's messages in order
+//	ends.go            whether a partition is at its end (EndReporter)
+//	queue.go           Queue, the ordered, bounded in-process input
+//	sidelog.go         SideLog: the newest dead letters and late events, counted
+//	global.go          GlobalView: the merge of every processor's partials
+//	stats.go           counters and MetricsReader
+//	metrics.go         Prometheus metrics
+//	errors.go          the errors to match with errors.Is
 package pipeline

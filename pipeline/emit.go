@@ -11,7 +11,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/rdr-go/rdr"
-	"github.com/rdr-go/rdr/aggregate"
 	"github.com/rdr-go/rdr/anomaly"
 	"github.com/rdr-go/rdr/sink"
 	"github.com/rdr-go/rdr/window"
@@ -226,47 +225,4 @@ func (p *Processor) sourceMetadata(in, out *message.Message) {
 		out.Metadata.Set(MetaPartition, strconv.Itoa(int(partition)))
 		out.Metadata.Set(MetaOffset, strconv.FormatInt(offset, 10))
 	}
-}
-
-// Stats returns the processor's counters. It is safe to call at any time.
-func (p *Processor) Stats() Stats {
-	p.tasksMu.RLock()
-	tasks := len(p.tasks)
-	p.tasksMu.RUnlock()
-	return Stats{
-		Messages:         p.stats.messages.Load(),
-		Events:           p.stats.events.Load(),
-		Invalid:          p.stats.invalid.Load(),
-		Late:             p.stats.late.Load(),
-		Windows:          p.stats.windows.Load(),
-		Updates:          p.stats.updates.Load(),
-		AlertsFired:      p.stats.alertsFired.Load(),
-		AlertsResolved:   p.stats.alertsResolved.Load(),
-		OpenAlerts:       p.openAlerts(),
-		SinkErrors:       p.stats.sinkErrors.Load(),
-		Checkpoints:      p.stats.checkpoints.Load(),
-		Restored:         p.stats.restored.Load(),
-		CheckpointErrors: p.stats.checkpointErrors.Load(),
-		Tasks:            tasks,
-		Watermark:        p.watermark(),
-	}
-}
-
-func (p *Processor) openAlerts() int { return int(max(0, p.stats.open.Load())) }
-
-// MetricsReader answers getMetrics(timeRange). *Processor, *GlobalView,
-// *aggregate.Series and *aggregate.Global implement it.
-type MetricsReader interface {
-	Metrics(from, to time.Time) (aggregate.Metrics, error)
-}
-
-// Metrics answers getMetrics(timeRange) from the windows the processor's
-// tasks fired, merged: the ones whose start lies in [from, to).
-func (p *Processor) Metrics(from, to time.Time) (aggregate.Metrics, error) {
-	return p.live.local.Metrics(from, to)
-}
-
-// User returns a user's activity over the fired windows in [from, to).
-func (p *Processor) User(id string, from, to time.Time) (aggregate.UserActivity, error) {
-	return p.live.local.User(id, from, to)
 }
