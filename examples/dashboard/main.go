@@ -435,6 +435,8 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	mux := http.NewServeMux()
 	a.routes(mux)
 	mux.Handle("GET /api/events/stream", hub)
+	mux.Handle("POST /api/login", login(o.token))
+	mux.Handle("DELETE /api/login", login(o.token))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("GET /", staticHandler())
 	handler := withToken(o.token, mux)
@@ -492,12 +494,15 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		return nil
 	})
 
+	// The token is never logged: a browser opens the page once with
+	// ?token=…, exchanges it for a cookie and drops it from the URL.
 	url := "http://" + ln.Addr().String() + "/"
+	logger.Info("rdr dashboard running", "url", url, "mode", mode, "history", historyKind(o), "generator", o.generate, "rules", ruleCount, "token", o.token != "")
 	if o.token != "" {
-		url += "?token=" + o.token
+		fmt.Fprintf(os.Stderr, "\n  rdr dashboard: %s?token=<the -token value> (once; the browser keeps it in a cookie)\n\n", url)
+	} else {
+		fmt.Fprintf(os.Stderr, "\n  rdr dashboard: %s\n\n", url)
 	}
-	logger.Info("rdr dashboard running", "url", url, "mode", mode, "history", historyKind(o), "generator", o.generate, "rules", ruleCount)
-	fmt.Fprintf(os.Stderr, "\n  rdr dashboard: %s\n\n", url)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -286,6 +286,30 @@ func TestTokenGuardsAPIAndWebSocket(t *testing.T) {
 	require.NoError(t, err)
 	resp2.Body.Close()
 	assert.Equal(t, 200, resp2.StatusCode)
+
+	// A browser exchanges the token for a cookie once; the cookie then
+	// opens the API and the WebSocket, and the token is in no URL.
+	status, body = do(t, "POST", base+"/api/login", `{"token":"wrong"}`)
+	assert.Equal(t, 401, status)
+	assert.Equal(t, "wrong token", body["error"])
+	resp3, err := http.Post(base+"/api/login", "application/json", strings.NewReader(`{"token":"s3cret"}`))
+	require.NoError(t, err)
+	resp3.Body.Close()
+	require.Equal(t, 204, resp3.StatusCode)
+	cookies := resp3.Cookies()
+	require.Len(t, cookies, 1)
+	c := cookies[0]
+	assert.Equal(t, "rdr_token", c.Name)
+	assert.True(t, c.HttpOnly)
+	assert.Equal(t, http.SameSiteStrictMode, c.SameSite)
+	status, _ = do(t, "GET", base+"/api/alerts", "", "Cookie", "rdr_token=s3cret")
+	assert.Equal(t, 200, status)
+	status, _ = do(t, "GET", base+"/api/alerts", "", "Cookie", "rdr_token=wrong")
+	assert.Equal(t, 401, status)
+	conn, _, err = websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/events/stream",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {"rdr_token=s3cret"}}})
+	require.NoError(t, err, "the cookie opens the WebSocket")
+	conn.CloseNow()
 }
 
 func TestPrometheusMetrics(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/subtle"
 	"embed"
+	"encoding/json"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -32,24 +33,74 @@ func staticHandler() http.Handler {
 	})
 }
 
-// withToken guards /api/* (but not the WebSocket, which the hub guards
-// itself, nor the page and health checks) with the bearer token.
+// tokenCookie is the cookie POST /api/login sets: the browser then sends
+// the token with every request and the WebSocket handshake, and it never
+// appears in a URL (where it would be logged, kept in history and sent in
+// Referer headers).
+const tokenCookie = "rdr_token"
+
+// withToken guards /api/* with the token, given as "Authorization: Bearer
+// …" or in the tokenCookie cookie. POST /api/login is open: it is where a
+// browser exchanges the token for the cookie. The WebSocket also takes
+// ?access_token= (the hub checks it) for clients that can set neither.
 func withToken(token string, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
-	want := []byte("Bearer " + token)
+	want := []byte(token)
+	matches := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), want) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") && r.URL.Path != "/api/events/stream" {
-			got := []byte(r.Header.Get("Authorization"))
-			if subtle.ConstantTimeCompare(got, want) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="rdr"`)
-				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-				return
-			}
+		if !strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api/login" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		ok := r.Header.Get("Authorization") != "" && matches(bearer)
+		if c, err := r.Cookie(tokenCookie); !ok && err == nil && matches(c.Value) {
+			ok = true
+			r.Header.Set("Authorization", "Bearer "+token) // for the hub's own check
+		}
+		if !ok && r.URL.Path == "/api/events/stream" && r.URL.Query().Has("access_token") {
+			ok = true // the hub checks it
+		}
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rdr"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// login handles POST /api/login {"token": "…"}: with the right token it sets
+// the token cookie (HttpOnly, SameSite=Strict, Secure over TLS) and answers
+// 204; with a wrong one 401. DELETE /api/login clears the cookie.
+func login(token string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodDelete {
+			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		var body struct {
+			Token string `json:"token"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
+			writeError(w, http.StatusBadRequest, `body: want {"token": "…"}`)
+			return
+		}
+		if token == "" {
+			w.WriteHeader(http.StatusNoContent) // nothing to guard
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(body.Token), []byte(token)) != 1 {
+			writeError(w, http.StatusUnauthorized, "wrong token")
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: token, Path: "/", HttpOnly: true,
+			Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func registerHubMetrics(reg prometheus.Registerer, hub *broadcast.Hub) {
