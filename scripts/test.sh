@@ -52,4 +52,7 @@ fi
 step "browser: the dashboard in Debian's chromium (playwright-core)"
 node examples/dashboard/web/e2e/dashboard.e2e.mjs
 
+step "browser: again with -token (a ?token= link exchanged for a cookie, then gone from the URL)"
+E2E_TOKEN="e2e-$RANDOM-$RANDOM" node examples/dashboard/web/e2e/dashboard.e2e.mjs
+
 step "all passed"

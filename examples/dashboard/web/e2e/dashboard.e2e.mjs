@@ -6,7 +6,8 @@
 //
 // Env: CHROMIUM (default /usr/bin/chromium); E2E_BASE_URL to test an already
 // running server instead of building one; E2E_TOKEN for a server that wants a
-// bearer token; E2E_ALERT_MS (default 2000) for the alert latency bound.
+// bearer token (the server this test starts is given it: the page is opened
+// once with ?token=, which it must exchange for a cookie and drop from the URL); E2E_ALERT_MS (default 2000) for the alert latency bound.
 // Last line: "browser: N passed, M failed"; exit code 1 on any failure.
 
 import { spawn, execFile } from 'node:child_process';
@@ -23,7 +24,7 @@ const SCREENSHOT = path.join(HERE, 'screenshot.png');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TOKEN = process.env.E2E_TOKEN || '';
 const ALERT_MS = Number(process.env.E2E_ALERT_MS || 2000);
-const TOTAL_CHECKS = 9;
+const TOTAL_CHECKS = 10;
 const WATCHDOG_MS = 8 * 60_000; // build + run, hard upper bound
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -150,7 +151,8 @@ async function spawnServer() {
   // Embedded mode whatever RDR_* variables the environment sets (CI sets
   // the Kafka and InfluxDB ones for the Go integration tests).
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RDR_')));
-  server = spawn(serverBin, ['-addr', serverAddr], { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['-addr', serverAddr, ...(TOKEN ? ['-token', TOKEN] : [])];
+  server = spawn(serverBin, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', remember);
   server.stderr.on('data', remember);
   const base = `http://${serverAddr}`;
@@ -377,6 +379,34 @@ async function main() {
       await page.keyboard.press('Escape');
       await panel.waitFor({ state: 'detached', timeout: 5000 });
       return `count ${n}, ${listed} listed, newest reason ${JSON.stringify(reason.slice(0, 80))}`;
+    });
+
+    await check('a reload keeps the range, the filter and the selected alert (all in the URL, no token in it)', async () => {
+      if (!alertId) throw new Error('no alert to select');
+      await page.locator('[data-testid=range-1h]').click({ timeout: 5000 });
+      const row = page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}]`);
+      await row.locator('button.key').click({ timeout: 5000 }); // filter by the alert's key, the victim
+      await row.locator('[data-testid=alert-open]').click({ timeout: 5000 });
+      await page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}][data-selected=true]`).waitFor({ timeout: 5000 });
+      const before = new URL(page.url());
+      const want = { range: '1h', filter: victim, user: victim, alert: alertId };
+      for (const [k, v] of Object.entries(want)) {
+        if (before.searchParams.get(k) !== v) throw new Error(`URL ${before.search} has ${k}=${before.searchParams.get(k)}, want ${v}`);
+      }
+      if (before.searchParams.has('token')) throw new Error(`the token is in the URL: ${before.search}`);
+      await page.reload({ waitUntil: 'domcontentloaded', timeout: 20_000 });
+      await page.locator('[data-testid=connection-badge][data-status=connected]').waitFor({ timeout: 15_000 });
+      await page.locator('[data-testid=range-picker][data-range="1h"]').waitFor({ timeout: 5000 });
+      const chip = (await page.locator('[data-testid=filter-chip]').textContent({ timeout: 5000 })) ?? '';
+      if (!chip.includes(victim)) throw new Error(`filter chip after the reload says ${JSON.stringify(chip)}`);
+      await page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}][data-selected=true]`).waitFor({ timeout: 10_000 });
+      await page.locator('[data-testid=user-panel]').waitFor({ timeout: 5000 });
+      const after = new URL(page.url()).search;
+      // Back to the live default for the checks that follow.
+      await page.locator('[aria-label="clear filter"]').click({ timeout: 5000 });
+      await page.locator('[data-testid=range-5m]').click({ timeout: 5000 });
+      await row.locator('[data-testid=alert-open]').click({ timeout: 5000 });
+      return `kept ${after}`;
     });
 
     await check('no errors in the page', async () => {

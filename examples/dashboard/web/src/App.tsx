@@ -1,4 +1,4 @@
-import { useCallback, useDeferredValue, useEffect, useMemo, useState } from 'react';
+import { useCallback, useDeferredValue, useMemo, useState } from 'react';
 import { AlertTable } from './components/AlertTable';
 import { ConnectionBadge } from './components/ConnectionBadge';
 import { DegradedBadge } from './components/DegradedBadge';
@@ -8,48 +8,47 @@ import { FilterChip } from './components/FilterChip';
 import { HistoryView } from './components/HistoryView';
 import { LiveToggle } from './components/LiveToggle';
 import { MetricCard } from './components/MetricCard';
+import { RangePicker } from './components/RangePicker';
 import { RefusedCount } from './components/RefusedCount';
 import { RefusedPanel } from './components/RefusedPanel';
 import { SeverityBreakdown } from './components/SeverityBreakdown';
 import { TopList } from './components/TopList';
 import { UserPanel } from './components/UserPanel';
+import { WithNow } from './components/WithNow';
 import { useHealth } from './hooks/useHealth';
 import { useLiveStream } from './hooks/useLiveStream';
-import { filterFor, matchesAlert, matchesEvent, type Filter } from './lib/filter';
+import { useQuery } from './hooks/useQuery';
+import { useUrlState } from './hooks/useUrlState';
+import { api, timeParams } from './lib/api';
+import { filterFor, matchesAlert, matchesEvent } from './lib/filter';
 import { formatAgo, formatInt, formatRate } from './lib/format';
 import { DEFAULT_LIMITS, sortAlerts } from './lib/state';
+import { DEFAULT_RANGE, rangeLabel, type TimeRange } from './lib/urlstate';
 import type { RefusedKind } from './types';
 
-/** A clock that ticks once a second, for "5s ago" labels. */
-function useNow(ms = 1000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const id = window.setInterval(() => setNow(Date.now()), ms);
-    return () => window.clearInterval(id);
-  }, [ms]);
-  return now;
-}
+const RANGE_METRICS_REFRESH_MS = 5000;
 
-export default function App() {
-  const [live, setLive] = useState(true);
+export default function App({ loginError = null }: { loginError?: string | null }) {
+  // Range, live/pause, filter, user and the selected alert live in the URL.
+  const [view, setView] = useUrlState();
+  const { live, filter, user, time } = view;
+  const setLive = useCallback((l: boolean) => setView({ live: l }), [setView]);
+  const setTime = useCallback((t: TimeRange) => setView({ time: t }), [setView]);
+  const selectAlert = useCallback((id: string | null) => setView({ alert: id }), [setView]);
   const stream = useLiveStream(live);
   const { state } = stream;
-  const [filter, setFilter] = useState<Filter | null>(null);
-  const [user, setUser] = useState<string | null>(null);
-  const now = useNow();
   const health = useHealth();
   const [refused, setRefused] = useState<RefusedKind | null>(null);
   const closeRefused = useCallback(() => setRefused(null), []);
 
-  const pick = useCallback((value: string) => {
-    const f = filterFor(value);
-    setFilter(f);
-    setUser(f.kind === 'user' ? value : null);
-  }, []);
-  const clearFilter = useCallback(() => {
-    setFilter(null);
-    setUser(null);
-  }, []);
+  const pick = useCallback(
+    (value: string) => {
+      const f = filterFor(value);
+      setView({ filter: f, user: f.kind === 'user' ? value : null });
+    },
+    [setView],
+  );
+  const clearFilter = useCallback(() => setView({ filter: null, user: null }), [setView]);
   const { ack } = stream;
   const onAck = useCallback((id: string) => void ack(id), [ack]);
 
@@ -62,7 +61,15 @@ export default function App() {
   // The chart can lag a frame behind when the main thread is busy.
   const points = useDeferredValue(state.points);
 
-  const m = state.metrics;
+  // The live snapshot covers the live span (the default range); any other
+  // range is read from the server, like every other panel's.
+  const liveRange = 'range' in time && time.range === DEFAULT_RANGE;
+  const ranged = useQuery(JSON.stringify(timeParams(time)), (signal) => api.metrics(time, signal), {
+    enabled: !liveRange,
+    refreshMs: 'range' in time && live ? RANGE_METRICS_REFRESH_MS : undefined,
+  });
+  const m = liveRange ? state.metrics : ranged.data ? { ...state.metrics, ...ranged.data, openAlerts: state.metrics?.openAlerts ?? 0 } : null;
+  const span = rangeLabel(time);
   const firing = allAlerts.filter((a) => a.status === 'firing');
   const openAlerts = m ? m.openAlerts : firing.length;
   const unacked = firing.filter((a) => !a.acked).length;
@@ -100,18 +107,35 @@ export default function App() {
               <RefusedCount label="Late" count={health.late} onOpen={() => setRefused('late')} testId="late-count" />
             </>
           ) : null}
+          <RangePicker time={time} onChange={setTime} />
           <LiveToggle live={live} buffered={stream.buffered} onChange={setLive} />
-          <ConnectionBadge
-            status={stream.status}
-            everConnected={stream.everConnected}
-            failures={stream.failures}
-            nextRetryAt={stream.nextRetryAt}
-            now={now}
-          />
-          <DegradedBadge health={health} now={now} />
+          <WithNow>
+            {(now) => (
+              <>
+                <ConnectionBadge
+                  status={stream.status}
+                  everConnected={stream.everConnected}
+                  failures={stream.failures}
+                  nextRetryAt={stream.nextRetryAt}
+                  now={now}
+                />
+                <DegradedBadge health={health} now={now} />
+              </>
+            )}
+          </WithNow>
         </div>
       </header>
 
+      {loginError ? (
+        <div className="notice" role="alert" data-testid="login-error">
+          {loginError}
+        </div>
+      ) : null}
+      {ranged.error ? (
+        <div className="notice" role="alert">
+          metrics for {span}: {ranged.error}
+        </div>
+      ) : null}
       {stream.error ? (
         <div className="notice" role="alert">
           {stream.error}
@@ -125,16 +149,18 @@ export default function App() {
         <div className="cards">
           <MetricCard
             label="Events / sec"
-            value={m ? formatRate(m.eventsPerSecond) : '—'}
-            raw={m ? m.eventsPerSecond : null}
-            hint={m ? `window ending ${formatAgo(m.windowEnd, now)}` : 'waiting for data'}
+            value={state.metrics ? formatRate(state.metrics.eventsPerSecond) : '—'}
+            raw={state.metrics ? state.metrics.eventsPerSecond : null}
+            hint={
+              state.metrics ? <WithNow>{(now) => `window ending ${formatAgo(state.metrics!.windowEnd, now)}`}</WithNow> : 'waiting for data'
+            }
             testId="metric-events-per-second"
           />
           <MetricCard
             label="Active users"
             value={m ? formatInt(m.activeUsers) : '—'}
             raw={m ? m.activeUsers : null}
-            hint="distinct, last 5 min"
+            hint={`distinct, ${span}`}
             testId="metric-active-users"
           />
           <MetricCard
@@ -144,7 +170,9 @@ export default function App() {
             hint={
               m && ((m.invalidEvents ?? 0) > 0 || (m.lateEvents ?? 0) > 0)
                 ? `${formatInt(m.invalidEvents ?? 0)} invalid · ${formatInt(m.lateEvents ?? 0)} late`
-                : 'since start'
+                : liveRange
+                  ? 'since start'
+                  : span
             }
             testId="metric-total-events"
           />
@@ -161,18 +189,30 @@ export default function App() {
         <div className="row chart-row">
           <EventsPerSecondChart points={points} spanSeconds={DEFAULT_LIMITS.chartSeconds} />
           <div className="stack">
-            <TopList title="Top event types" items={m?.topEventTypes} testId="top-event-types" max={6} />
+            <TopList title="Top event types" items={m?.topEventTypes} testId="top-event-types" max={6} span={span} />
             <section className="panel">
               <header className="panel-head">
                 <h2>Events by severity</h2>
-                <span className="muted">5 min</span>
+                <span className="muted">{span}</span>
               </header>
               <SeverityBreakdown bySeverity={m?.bySeverity} />
             </section>
           </div>
         </div>
 
-        <AlertTable alerts={alerts} total={allAlerts.length} now={now} onAck={onAck} onPick={pick} />
+        <WithNow>
+          {(now) => (
+            <AlertTable
+              alerts={alerts}
+              total={allAlerts.length}
+              now={now}
+              onAck={onAck}
+              onPick={pick}
+              selected={view.alert}
+              onSelect={selectAlert}
+            />
+          )}
+        </WithNow>
 
         <div className={`row lower-row ${user ? 'with-user' : ''}`}>
           <EventTimeline events={events} total={state.events.length} filtered={filter?.value ?? null} onPick={pick} />
@@ -182,6 +222,7 @@ export default function App() {
             onPick={pick}
             active={filter?.kind === 'user' ? filter.value : null}
             testId="top-users"
+            span={span}
           />
           <TopList
             title="Top IPs"
@@ -189,11 +230,12 @@ export default function App() {
             onPick={pick}
             active={filter?.kind === 'ip' ? filter.value : null}
             testId="top-ips"
+            span={span}
           />
-          {user ? <UserPanel userId={user} onClose={() => setUser(null)} /> : null}
+          {user ? <UserPanel userId={user} time={time} onClose={() => setView({ user: null })} /> : null}
         </div>
 
-        <HistoryView />
+        <HistoryView time={time} />
       </main>
       {refused ? (
         <RefusedPanel

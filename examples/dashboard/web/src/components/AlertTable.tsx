@@ -1,4 +1,4 @@
-import { Fragment, memo, useState } from 'react';
+import { Fragment, memo } from 'react';
 import { formatAgo, formatClock, formatInt } from '../lib/format';
 import type { Alert } from '../types';
 import { SeverityPill } from './SeverityPill';
@@ -9,12 +9,15 @@ interface Props {
   now: number;
   onAck: (id: string) => void;
   onPick: (value: string) => void;
+  /** the selected (open) alert, kept in the URL */
+  selected: string | null;
+  onSelect: (id: string | null) => void;
   maxRows?: number;
 }
 
 /** Alerts, firing first and newest first, with severity colours and an Acknowledge button. */
-export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, onPick, maxRows = 100 }: Props) {
-  const [open, setOpen] = useState<string | null>(null);
+export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, onPick, selected, onSelect, maxRows = 100 }: Props) {
+  const open = selected;
   const rows = alerts.slice(0, maxRows);
   const firing = alerts.filter((a) => a.status === 'firing').length;
   return (
@@ -53,6 +56,7 @@ export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, 
                     data-alert-id={a.id}
                     data-acked={a.acked ? 'true' : 'false'}
                     data-status={a.status}
+                    data-selected={open === a.id ? 'true' : 'false'}
                   >
                     <td>
                       <SeverityPill severity={a.severity} />
@@ -62,8 +66,9 @@ export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, 
                         type="button"
                         className="linklike muted-link"
                         aria-expanded={open === a.id}
-                        onClick={() => setOpen(open === a.id ? null : a.id)}
+                        onClick={() => onSelect(open === a.id ? null : a.id)}
                         title="show contributing events"
+                        data-testid="alert-open"
                       >
                         {open === a.id ? '▾' : '▸'} {a.rule}
                       </button>

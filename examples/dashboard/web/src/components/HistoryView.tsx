@@ -1,13 +1,13 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import type uPlot from 'uplot';
-import { api } from '../lib/api';
+import { useQuery } from '../hooks/useQuery';
+import { api, timeParams } from '../lib/api';
 import { alignHistory, colorForKey } from '../lib/chart';
-import { formatCompact, formatDateTime, formatInt, parseGoDuration, formatDuration, toDateTimeLocal } from '../lib/format';
-import type { HistoryGroupBy, HistoryMetric, HistoryResponse } from '../types';
+import { formatCompact, formatDateTime, formatInt, parseGoDuration, formatDuration } from '../lib/format';
+import type { TimeRange } from '../lib/urlstate';
+import type { HistoryGroupBy, HistoryMetric } from '../types';
 import { darkAxes, UPlotChart } from './UPlotChart';
 
-const RANGES = ['15m', '1h', '24h', 'custom'] as const;
-type Range = (typeof RANGES)[number];
 const INTERVALS = ['', '10s', '1m', '5m', '1h'] as const;
 const REFRESH_MS = 15_000;
 
@@ -23,56 +23,24 @@ const GROUPS: { value: HistoryGroupBy; label: string }[] = [
   { value: '', label: 'total' },
 ];
 
-interface Custom {
-  start: string;
-  stop: string;
+interface Props {
+  /** the view's time range, shared by every panel */
+  time: TimeRange;
 }
 
-/** Stored history from GET /api/history with a time-range picker. */
-export function HistoryView() {
+/** Stored history from GET /api/history over the view's time range. */
+export function HistoryView({ time }: Props) {
   const [metric, setMetric] = useState<HistoryMetric>('events');
   const [groupBy, setGroupBy] = useState<HistoryGroupBy>('eventType');
-  const [range, setRange] = useState<Range>('15m');
   const [step, setStep] = useState<string>('');
-  const [draft, setDraft] = useState<Custom>(() => {
-    const now = Date.now();
-    return { start: toDateTimeLocal(now - 3600_000), stop: toDateTimeLocal(now) };
-  });
-  const [custom, setCustom] = useState<Custom | null>(null);
-  const [tick, setTick] = useState(0);
-  const [data, setData] = useState<HistoryResponse | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    if (range === 'custom' && !custom) return undefined;
-    const ctl = new AbortController();
-    const q =
-      range === 'custom' && custom
-        ? { metric, groupBy, start: new Date(custom.start), stop: new Date(custom.stop), interval: step }
-        : { metric, groupBy, range, interval: step };
-    setLoading(true);
-    setError(null);
-    api.history(q, ctl.signal).then(
-      (r) => {
-        setData(r);
-        setLoading(false);
-      },
-      (e: unknown) => {
-        if (ctl.signal.aborted) return;
-        setError(e instanceof Error ? e.message : String(e));
-        setLoading(false);
-      },
-    );
-    return () => ctl.abort();
-  }, [metric, groupBy, range, custom, step, tick]);
-
-  // Relative ranges slide with time: refresh them quietly.
-  useEffect(() => {
-    if (range === 'custom') return undefined;
-    const id = window.setInterval(() => setTick((t) => t + 1), REFRESH_MS);
-    return () => window.clearInterval(id);
-  }, [range]);
+  const key = JSON.stringify({ metric, groupBy, step, ...timeParams(time) });
+  const query = useQuery(
+    key,
+    (signal) => api.history({ metric, groupBy, interval: step, ...('start' in time ? time : { range: time.range }) }, signal),
+    // Relative ranges slide with time: refresh them quietly.
+    { refreshMs: 'range' in time ? REFRESH_MS : undefined },
+  );
+  const { data, loading, error } = query;
 
   const aligned = useMemo(
     () => alignHistory(data?.series, parseGoDuration(data?.interval), Date.parse(data?.stop ?? '')),
@@ -95,7 +63,6 @@ export function HistoryView() {
     ],
   });
 
-  const customInvalid = !draft.start || !draft.stop || Date.parse(draft.start) >= Date.parse(draft.stop);
   const ivMs = parseGoDuration(data?.interval);
 
   return (
@@ -123,19 +90,6 @@ export function HistoryView() {
             </option>
           ))}
         </select>
-        <div className="segmented" role="group" aria-label="time range">
-          {RANGES.map((r) => (
-            <button
-              key={r}
-              type="button"
-              className={range === r ? 'on' : undefined}
-              aria-pressed={range === r}
-              onClick={() => setRange(r)}
-            >
-              {r}
-            </button>
-          ))}
-        </div>
         <select aria-label="interval" value={step} onChange={(e) => setStep(e.target.value)}>
           {INTERVALS.map((i) => (
             <option key={i} value={i}>
@@ -143,36 +97,12 @@ export function HistoryView() {
             </option>
           ))}
         </select>
-        <button type="button" className="btn small ghost" onClick={() => setTick((t) => t + 1)} disabled={loading}>
+        <button type="button" className="btn small ghost" onClick={query.refresh} disabled={loading}>
           {loading ? 'loading…' : 'refresh'}
         </button>
       </div>
-      {range === 'custom' ? (
-        <form
-          className="controls custom-range"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (!customInvalid) setCustom({ ...draft });
-          }}
-        >
-          <label>
-            start{' '}
-            <input type="datetime-local" value={draft.start} onChange={(e) => setDraft({ ...draft, start: e.target.value })} />
-          </label>
-          <label>
-            stop{' '}
-            <input type="datetime-local" value={draft.stop} onChange={(e) => setDraft({ ...draft, stop: e.target.value })} />
-          </label>
-          <button type="submit" className="btn small" disabled={customInvalid}>
-            apply
-          </button>
-          {customInvalid ? <span className="muted small">start must be before stop</span> : null}
-        </form>
-      ) : null}
-      {error ? (
+      {error && !data ? (
         <div className="empty error">history unavailable: {error}</div>
-      ) : range === 'custom' && !custom ? (
-        <div className="empty">pick a start and stop, then apply</div>
       ) : aligned.t.length === 0 ? (
         <div className="empty">{loading ? 'loading…' : 'no data in this range'}</div>
       ) : (

@@ -1,4 +1,5 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef } from 'react';
+import { useQuery } from '../hooks/useQuery';
 import { api } from '../lib/api';
 import { formatDateTime } from '../lib/format';
 import { formatSource, refusedSummary, visibleRaw } from '../lib/health';
@@ -19,23 +20,10 @@ interface Props {
 
 /** Drawer with the newest items of GET /api/deadletters or /api/late. Escape, × or the backdrop close it. */
 export function RefusedPanel({ kind, count, onClose }: Props) {
-  const [data, setData] = useState<RefusedList | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // Reloads when the count moves, showing the last list meanwhile.
+  const query = useQuery<RefusedList>(`${kind} ${count}`, (signal) => api.refused(kind, 100, signal), { keepPrevious: true });
+  const { data, error } = query;
   const closeRef = useRef<HTMLButtonElement>(null);
-
-  useEffect(() => {
-    const ctl = new AbortController();
-    api.refused(kind, 100, ctl.signal).then(
-      (l) => {
-        setData(l);
-        setError(null);
-      },
-      (e: unknown) => {
-        if (!ctl.signal.aborted) setError(e instanceof Error ? e.message : String(e));
-      },
-    );
-    return () => ctl.abort();
-  }, [kind, count]);
 
   useEffect(() => {
     const back = document.activeElement instanceof HTMLElement ? document.activeElement : null;

@@ -2,7 +2,7 @@ import { memo } from 'react';
 import { formatInt } from '../lib/format';
 import { SEVERITIES, type Severity } from '../types';
 
-/** One stacked bar of events by severity (last 5 minutes). */
+/** One stacked bar of events by severity (over the view's range). */
 export const SeverityBreakdown = memo(function SeverityBreakdown({
   bySeverity,
 }: {

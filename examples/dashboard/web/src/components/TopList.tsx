@@ -10,17 +10,19 @@ interface Props {
   active?: string | null;
   testId: string;
   max?: number;
+  /** the range the counts cover, e.g. "last 5m" */
+  span: string;
 }
 
-/** Ranked keys with a proportional bar (top event types, users, IPs over the last 5 minutes). */
-export const TopList = memo(function TopList({ title, items, onPick, active, testId, max = 10 }: Props) {
+/** Ranked keys with a proportional bar (top event types, users, IPs over the view's range). */
+export const TopList = memo(function TopList({ title, items, onPick, active, testId, max = 10, span }: Props) {
   const rows = (items ?? []).slice(0, max);
   const top = rows.reduce((m, r) => Math.max(m, r.count), 0) || 1;
   return (
     <section className="panel" data-testid={testId}>
       <header className="panel-head">
         <h2>{title}</h2>
-        <span className="muted">5 min</span>
+        <span className="muted">{span}</span>
       </header>
       {rows.length === 0 ? (
         <div className="empty">no data yet</div>

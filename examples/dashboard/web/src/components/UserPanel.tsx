@@ -1,32 +1,25 @@
-import { useEffect, useState } from 'react';
-import { api, ApiError } from '../lib/api';
+import { useQuery } from '../hooks/useQuery';
+import { api, ApiError, timeParams } from '../lib/api';
 import { formatDateTime, formatInt } from '../lib/format';
-import type { UserActivity } from '../types';
+import { rangeLabel, type TimeRange } from '../lib/urlstate';
+import { QueryState } from './QueryState';
 import { SeverityPill } from './SeverityPill';
 
 interface Props {
   userId: string;
+  time: TimeRange;
   onClose: () => void;
 }
 
-/** Side panel with one user's activity from GET /api/users/{id}. */
-export function UserPanel({ userId, onClose }: Props) {
-  const [data, setData] = useState<UserActivity | null>(null);
-  const [error, setError] = useState<string | null>(null);
+const describe = (e: unknown) =>
+  e instanceof ApiError && e.status === 404 ? 'no activity recorded for this user in this range' : String(e);
 
-  useEffect(() => {
-    const ctl = new AbortController();
-    setData(null);
-    setError(null);
-    api.user(userId, ctl.signal).then(
-      (u) => setData(u),
-      (e: unknown) => {
-        if (ctl.signal.aborted) return;
-        setError(e instanceof ApiError && e.status === 404 ? 'no activity recorded for this user' : String(e));
-      },
-    );
-    return () => ctl.abort();
-  }, [userId]);
+/** Side panel with one user's activity in the view's range, from GET /api/users/{id}. */
+export function UserPanel({ userId, time, onClose }: Props) {
+  const query = useQuery(`${userId} ${JSON.stringify(timeParams(time))}`, (signal) => api.user(userId, time, signal), {
+    describe,
+    refreshMs: 'range' in time ? 10_000 : undefined,
+  });
 
   return (
     <aside className="panel user-panel" data-testid="user-panel" aria-label={`user ${userId}`}>
@@ -38,11 +31,9 @@ export function UserPanel({ userId, onClose }: Props) {
           ×
         </button>
       </header>
-      {error ? (
-        <div className="empty">{error}</div>
-      ) : !data ? (
-        <div className="empty">loading…</div>
-      ) : (
+      <div className="muted small">{rangeLabel(time)}</div>
+      <QueryState query={query}>
+        {(data) => (
         <>
           <dl className="kv">
             <dt>events</dt>
@@ -62,7 +53,8 @@ export function UserPanel({ userId, onClose }: Props) {
             ))}
           </ul>
         </>
-      )}
+        )}
+      </QueryState>
     </aside>
   );
 }

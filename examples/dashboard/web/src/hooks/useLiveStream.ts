@@ -7,7 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 // that the bundler's interop does not resolve.
 import { ReadyState } from 'react-use-websocket/dist/lib/constants';
 import { useWebSocket } from 'react-use-websocket/dist/lib/use-websocket';
-import { api, ApiError, streamUrl, tokenFromSearch } from '../lib/api';
+import { api, ApiError, streamUrl } from '../lib/api';
 import { backoffDelay, connectionStatus, type ConnectionStatus } from '../lib/backoff';
 import { MessageBuffer, parseMessage } from '../lib/buffer';
 import {
@@ -80,7 +80,7 @@ export function useLiveStream(live: boolean): LiveStream {
     const start = new Date(sent - DEFAULT_LIMITS.chartSeconds * 1000);
     const [alerts, snap, hist] = await Promise.allSettled([
       api.alerts('all', ctl.signal),
-      api.metrics('5m', ctl.signal),
+      api.metrics({ range: '5m' }, ctl.signal),
       api.history({ metric: 'events', groupBy: 'eventType', start, stop, interval: '1s' }, ctl.signal),
     ]);
     if (ctl.signal.aborted) return;
@@ -127,7 +127,7 @@ export function useLiveStream(live: boolean): LiveStream {
     [],
   );
 
-  const url = useMemo(() => streamUrl(window.location, TOPICS, tokenFromSearch(window.location.search)), []);
+  const url = useMemo(() => streamUrl(window.location, TOPICS), []);
 
   const { readyState } = useWebSocket(url, {
     onOpen: () => {

@@ -1,6 +1,7 @@
 // HTTP/WebSocket access to the dashboard API. A `?token=…` in the page URL
-// is sent as `Authorization: Bearer …` to the API and as `access_token=…`
-// to the WebSocket (browsers cannot set headers on a WebSocket handshake).
+// is exchanged once (POST /api/login) for an HttpOnly cookie, and removed
+// from the URL: the cookie then goes with every request and the WebSocket
+// handshake, so the token is in no URL, history entry or log.
 
 import type {
   Alert,
@@ -12,6 +13,7 @@ import type {
   UserActivity,
 } from '../types';
 import { parseHealth, parseRefused } from './health';
+import type { TimeRange } from './urlstate';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -28,20 +30,45 @@ export function tokenFromSearch(search: string): string | null {
   return t ? t : null;
 }
 
-const pageToken = (): string | null =>
-  typeof location === 'undefined' ? null : tokenFromSearch(location.search);
+/** The query string without its token parameter. */
+export function withoutToken(search: string): string {
+  const p = new URLSearchParams(search);
+  p.delete('token');
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
 
-/** ws(s)://host/api/events/stream?topics=…[&access_token=…] for a page location. */
-export function streamUrl(
-  loc: { protocol: string; host: string },
-  topics: readonly string[],
-  token: string | null,
-): string {
+/**
+ * Exchanges a `?token=` of the page URL for the session cookie and drops it
+ * from the URL. Resolves to an error message when the server refused it.
+ */
+export async function loginFromUrl(): Promise<string | null> {
+  const token = tokenFromSearch(window.location.search);
+  if (!token) return null;
+  window.history.replaceState(
+    window.history.state,
+    '',
+    `${window.location.pathname}${withoutToken(window.location.search)}${window.location.hash}`,
+  );
+  const res = await fetch('/api/login', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ token }),
+    credentials: 'same-origin',
+  });
+  return res.ok ? null : `the token in the link was refused (${res.status})`;
+}
+
+/** ws(s)://host/api/events/stream?topics=… for a page location (the cookie authenticates). */
+export function streamUrl(loc: { protocol: string; host: string }, topics: readonly string[]): string {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
   // Commas are legal in a query; keep them literal so the URL reads as documented.
-  let q = `topics=${topics.map(encodeURIComponent).join(',')}`;
-  if (token) q += `&access_token=${encodeURIComponent(token)}`;
-  return `${scheme}//${loc.host}/api/events/stream?${q}`;
+  return `${scheme}//${loc.host}/api/events/stream?topics=${topics.map(encodeURIComponent).join(',')}`;
+}
+
+/** The query parameters of a time range: range=…, or start=…&stop=…. */
+export function timeParams(t: TimeRange): Record<string, string> {
+  return 'start' in t ? { start: t.start.toISOString(), stop: t.stop.toISOString() } : { range: t.range };
 }
 
 export interface HistoryQuery {
@@ -95,9 +122,7 @@ export function normalizeHistory(raw: unknown): HistoryResponse {
 export async function apiFetch<T>(path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<T> {
   const headers = new Headers(init.headers);
   headers.set('Accept', 'application/json');
-  const token = pageToken();
-  if (token) headers.set('Authorization', `Bearer ${token}`);
-  const res = await fetch(path, { ...init, headers, signal: signal ?? init.signal ?? null });
+  const res = await fetch(path, { ...init, headers, credentials: 'same-origin', signal: signal ?? init.signal ?? null });
   const text = await res.text();
   let body: unknown = null;
   if (text) {
@@ -118,16 +143,16 @@ export async function apiFetch<T>(path: string, init: RequestInit = {}, signal?:
 }
 
 export const api = {
-  metrics: (range = '5m', signal?: AbortSignal) =>
-    apiFetch<MetricsSnapshot>(`/api/metrics?range=${encodeURIComponent(range)}`, {}, signal),
+  metrics: (t: TimeRange, signal?: AbortSignal) =>
+    apiFetch<MetricsSnapshot>(`/api/metrics?${new URLSearchParams(timeParams(t))}`, {}, signal),
   history: (q: HistoryQuery, signal?: AbortSignal) =>
     apiFetch<unknown>(`/api/history?${historyParams(q)}`, {}, signal).then(normalizeHistory),
   alerts: (status: 'firing' | 'resolved' | 'all' = 'all', signal?: AbortSignal) =>
     apiFetch<{ alerts: Alert[] | null }>(`/api/alerts?status=${status}`, {}, signal),
   ack: (id: string) =>
     apiFetch<{ alert: Alert }>(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST' }),
-  user: (id: string, signal?: AbortSignal) =>
-    apiFetch<UserActivity>(`/api/users/${encodeURIComponent(id)}`, {}, signal),
+  user: (id: string, t: TimeRange, signal?: AbortSignal) =>
+    apiFetch<UserActivity>(`/api/users/${encodeURIComponent(id)}?${new URLSearchParams(timeParams(t))}`, {}, signal),
   health: (signal?: AbortSignal) => apiFetch<unknown>('/api/health', {}, signal).then(parseHealth),
   /** GET /api/deadletters or /api/late, newest first */
   refused: (kind: RefusedKind, limit = 100, signal?: AbortSignal) =>

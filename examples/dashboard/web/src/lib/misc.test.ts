@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { historyParams, normalizeHistory, streamUrl, tokenFromSearch } from './api';
+import { historyParams, normalizeHistory, streamUrl, timeParams, tokenFromSearch, withoutToken } from './api';
 import type { ChartPoint } from './state';
 import { alignHistory, ColorAssigner, OTHER, stackPoints } from './chart';
 import { filterFor, looksLikeIp, matchesAlert, matchesEvent } from './filter';
@@ -11,13 +11,22 @@ describe('api helpers', () => {
     expect(tokenFromSearch('?token=')).toBeNull();
     expect(tokenFromSearch('')).toBeNull();
   });
-  it('builds the stream URL from the page location', () => {
-    expect(streamUrl({ protocol: 'http:', host: 'h:8080' }, ['metrics', 'alerts'], null)).toBe(
+  it('drops the token from the page URL', () => {
+    expect(withoutToken('?token=abc&range=1h')).toBe('?range=1h');
+    expect(withoutToken('?token=abc')).toBe('');
+  });
+  it('builds the stream URL from the page location, with no token in it', () => {
+    expect(streamUrl({ protocol: 'http:', host: 'h:8080' }, ['metrics', 'alerts'])).toBe(
       'ws://h:8080/api/events/stream?topics=metrics,alerts',
     );
-    expect(streamUrl({ protocol: 'https:', host: 'h' }, ['events'], 't&1')).toBe(
-      'wss://h/api/events/stream?topics=events&access_token=t%261',
-    );
+    expect(streamUrl({ protocol: 'https:', host: 'h' }, ['events'])).toBe('wss://h/api/events/stream?topics=events');
+  });
+  it('turns a time range into query parameters', () => {
+    expect(timeParams({ range: '1h' })).toEqual({ range: '1h' });
+    expect(timeParams({ start: new Date('2026-01-01T00:00:00Z'), stop: new Date('2026-01-01T01:00:00Z') })).toEqual({
+      start: '2026-01-01T00:00:00.000Z',
+      stop: '2026-01-01T01:00:00.000Z',
+    });
   });
   it('builds history queries', () => {
     expect(historyParams({ metric: 'events', groupBy: 'eventType', range: '1h' })).toBe(
