@@ -95,11 +95,11 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
 	fs.SetOutput(output)
 	var o options
-	// A variable that is set but does not parse is an error, named, not
-	// a silent fall back to the default.
+	// A variable that is set (not empty) but does not parse is an error,
+	// named, not a silent fall back to the default.
 	var envErrs []error
 	envParse := func(name, want string, parse func(string) error) {
-		if v, ok := os.LookupEnv(name); ok {
+		if v := os.Getenv(name); v != "" { // set and empty is unset, as for the string variables
 			if err := parse(v); err != nil {
 				envErrs = append(envErrs, fmt.Errorf("%s=%q: want %s", name, v, want))
 			}

@@ -347,6 +347,11 @@ func TestFlagsAndEnvironmentDurations(t *testing.T) {
 	_, err = parseFlagsTo([]string{"-lateness", "1.5d"}, io.Discard)
 	assert.ErrorContains(t, err, `invalid duration "1.5d"`)
 
+	t.Setenv("RDR_ATTACK_EVERY", "") // empty is unset: the default
+	o, err = parseFlagsTo(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 20*time.Second, o.attackEvery)
+
 	t.Setenv("RDR_IDLE_TIMEOUT", "banana")
 	t.Setenv("RDR_REPARTITION", "maybe")
 	var out strings.Builder
