@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -316,4 +317,42 @@ func TestRetryRules(t *testing.T) {
 			require.True(t, d >= span[0] && d <= span[1], "attempt %d: %s not in [%s, %s]", attempt, d, span[0], span[1])
 		}
 	}
+}
+
+// Close stays bounded with RollUp when the server hangs (accepts
+// connections, never answers): the roll-up pass in progress is cancelled,
+// not waited for (3 × RequestTimeout, 30 s).
+func TestInfluxRollUpCloseIsBoundedWhenTheServerHangs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	s, err := sink.NewInflux(sink.InfluxConfig{URL: "http://" + ln.Addr().String(), Bucket: "rdr", RollUp: true, CloseTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	require.NoError(t, s.WriteWindow(context.Background(), sinktest.Window(0, map[string]uint64{"login": 1})))
+	time.Sleep(1500 * time.Millisecond) // the roll-up loop has begun its first pass, which hangs
+	start := time.Now()
+	err = s.Close()
+	elapsed := time.Since(start)
+	assert.Error(t, err, "the buffered points are lost, and said so")
+	assert.Less(t, elapsed, 15*time.Second, "Close waited for the hung roll-up pass")
 }

@@ -95,6 +95,17 @@ func (s *Influx) RollUpNow(ctx context.Context) error {
 // been sent. It returns when stop is closed.
 func (s *Influx) rollLoop(stop <-chan struct{}, exited chan<- struct{}) {
 	defer close(exited)
+	// A pass in progress (a query to a server that hangs, a write waiting
+	// for room) ends when Close stops the loop: Close stays bounded.
+	base, cancelBase := context.WithCancel(s.runCtx)
+	defer cancelBase()
+	go func() {
+		select {
+		case <-stop:
+			cancelBase()
+		case <-base.Done():
+		}
+	}()
 	ticker := time.NewTicker(rollUpEvery)
 	defer ticker.Stop()
 	caughtUp := false
@@ -104,7 +115,7 @@ func (s *Influx) rollLoop(stop <-chan struct{}, exited chan<- struct{}) {
 			return
 		case <-ticker.C:
 		}
-		ctx, cancel := context.WithTimeout(s.runCtx, 3*s.cfg.RequestTimeout)
+		ctx, cancel := context.WithTimeout(base, 3*s.cfg.RequestTimeout)
 		if !caughtUp {
 			if err := s.rollCatchUp(ctx); err != nil {
 				s.log.Warn("roll-up catch-up failed; trying again", "err", err)
