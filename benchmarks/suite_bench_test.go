@@ -1,0 +1,239 @@
+package benchmarks_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/broadcast"
+	"github.com/rdr-go/rdr/pipeline"
+	"github.com/rdr-go/rdr/sink"
+)
+
+var suiteEvents = flag.Int("rdr.suite-events", 300_000, "events BenchmarkSuite pre-produces for each iteration")
+
+// stormMaker makes the traffic of the alert storm: 5,000 users, 8 event
+// types, a random address for every event, so that the novelty and
+// address-diversity rules raise or update alerts for about 1% of the
+// events or more (the suite reports the exact share).
+type stormMaker struct{ rng *rand.Rand }
+
+var stormKinds = []string{"login_success", "login_failed", "logout", "file_access", "file_delete", "api_call", "password_reset", "mfa_challenge"}
+
+func (m *stormMaker) event(t time.Time) rdr.Event {
+	u := m.rng.IntN(5000)
+	return rdr.Event{
+		Time: t, Type: stormKinds[m.rng.IntN(len(stormKinds))], UserID: fmt.Sprintf("u-%05d", u),
+		Severity: rdr.Severity(1 + m.rng.IntN(2)),
+		IP:       netip.AddrFrom4([4]byte{10, byte(m.rng.IntN(256)), byte(m.rng.IntN(256)), byte(m.rng.IntN(256))}),
+		Metadata: apps[u%len(apps)],
+	}
+}
+
+// suiteBacklog pre-produces n events of the traffic, perRec events a
+// record, spread over the last n/20,000 seconds of event time.
+func suiteBacklog(b *testing.B, s services, topic string, n, perRec int, storm bool) {
+	b.Helper()
+	p := newProducer(b, s, topic)
+	quiet, loud := newMaker(1), &stormMaker{rng: rand.New(rand.NewPCG(7, 8))}
+	step := time.Second / 20_000
+	start := time.Now().UTC().Add(-time.Duration(n)*step - 10*time.Second)
+	chunk := make([]rdr.Event, 0, perRec*partitions)
+	for i := range n {
+		t := start.Add(time.Duration(i) * step)
+		if storm {
+			chunk = append(chunk, loud.event(t))
+		} else {
+			chunk = append(chunk, quiet.event(t))
+		}
+		if len(chunk) == cap(chunk) || i == n-1 {
+			p.send(chunk)
+			chunk = chunk[:0]
+		}
+	}
+	p.close(b)
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// countingHub is the live hub that also counts the alert messages (raised,
+// updated, resolved) the processor publishes.
+type countingHub struct {
+	pipeline.Broadcaster
+	alerts atomic.Uint64 // tasks publish from their own goroutines
+}
+
+func (h *countingHub) Publish(topic string, data any) error {
+	if topic == pipeline.TopicAlerts {
+		h.alerts.Add(1)
+	}
+	return h.Broadcaster.Publish(topic, data)
+}
+
+// BenchmarkSuite measures what users run: the reference app's wiring
+// (default rules, live hub, window partials to Kafka read back by a
+// GlobalView, re-keying through a repartition topic, checkpoints every 5 s
+// to a compacted topic, InfluxDB with roll-ups) on a backlog of
+// rdr.suite-events events in a 6-partition topic, for records of one event
+// (what Filebeat, Vector, Fluent Bit, Kafka Connect and most apps produce)
+// and of 500, with quiet traffic and with an alert storm. It reports
+// events/s (from the processor's start to its close, the last windows
+// flushed to InfluxDB), CPU per event (user + system, the whole process:
+// the producer is done before the timer starts), allocs/event, the alert
+// messages per event and the events lost to lateness (which must be 0).
+func BenchmarkSuite(b *testing.B) {
+	s := needServices(b)
+	for _, perRec := range []int{1, 500} {
+		for _, storm := range []bool{false, true} {
+			traffic := "quiet"
+			if storm {
+				traffic = "storm"
+			}
+			b.Run(fmt.Sprintf("records=%d/traffic=%s", perRec, traffic), func(b *testing.B) { benchSuite(b, s, perRec, storm) })
+		}
+	}
+}
+
+func benchSuite(b *testing.B, s services, perRec int, storm bool) {
+	n := *suiteEvents
+	var elapsed, cpu time.Duration
+	var total, late, mallocs, alerts uint64
+	b.ReportAllocs()
+	b.StopTimer()
+	for range b.N {
+		topic, bucket := s.newTopic(b, partitions), s.newBucket(b)
+		kc := pipeline.KafkaConfig{Brokers: s.brokers, ConsumerGroup: topic + "-processor", ClientID: "rdr-suite"}
+		for _, t := range []string{topic + ".repartition", topic + ".partials"} {
+			if err := pipeline.CreateTopic(kc, t, partitions); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := pipeline.CreateCheckpointTopic(kc, topic+".cp", partitions); err != nil {
+			b.Fatal(err)
+		}
+		suiteBacklog(b, s, topic, n, perRec, storm)
+
+		hub, err := broadcast.NewHub(broadcast.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		counting := &countingHub{Broadcaster: hub}
+		sub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rsub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pub, err := pipeline.NewKafkaPublisher(kc, watermill.NopLogger{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		vs, err := pipeline.NewKafkaViewSubscriber(kc, watermill.NopLogger{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		view, err := pipeline.NewGlobalView(pipeline.GlobalViewConfig{Subscriber: vs, Topic: topic + ".partials"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		store, err := pipeline.NewKafkaCheckpoints(pipeline.KafkaCheckpointsConfig{Kafka: kc, Topic: topic + ".cp"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		influx, err := sink.NewInflux(sink.InfluxConfig{URL: s.influxURL, Token: s.token, Org: s.org, Bucket: bucket, RollUp: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mem, err := sink.NewMemory(sink.MemoryConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		proc, err := pipeline.New(pipeline.Config{
+			Subscriber: sub, Topic: topic, Publisher: pub,
+			DeadLetterTopic: topic + ".dlq", LateTopic: topic + ".late", PartialsTopic: topic + ".partials",
+			RepartitionTopic: topic + ".repartition", RepartitionSubscriber: rsub,
+			Checkpoints: store, CheckpointInterval: 5 * time.Second,
+			Rules: func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil },
+			Sinks: []sink.Sink{mem, influx}, Hub: counting, View: view,
+			// A backlog: the watermark follows the events only, as with
+			// the dashboard's -replay, so no partition starved of CPU is
+			// taken as idle.
+			DisableIdleAdvance: true, IdleTimeout: time.Minute,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		viewDone := make(chan error, 1)
+		go func() { viewDone <- view.Run(context.Background()) }()
+
+		b.StartTimer()
+		t0, c0 := time.Now(), cpuTime()
+		done := make(chan error, 1)
+		go func() { done <- proc.Run(context.Background()) }()
+		deadline := t0.Add(20 * time.Minute)
+		for handled(proc) < uint64(n) {
+			if time.Now().After(deadline) {
+				b.Fatalf("applied %d of %d events in 20 minutes", handled(proc), n)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		if err := proc.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		elapsed += time.Since(t0)
+		cpu += cpuTime() - c0
+		b.StopTimer()
+
+		runtime.ReadMemStats(&after)
+		mallocs += after.Mallocs - before.Mallocs
+		st := proc.Stats()
+		if st.Events+st.Late != uint64(n) || st.Invalid != 0 {
+			b.Fatalf("processor stats %+v, want %d events", st, n)
+		}
+		if ist := influx.Stats(); ist.Rejected+ist.Lost > 0 {
+			b.Fatalf("InfluxDB sink: %+v", ist)
+		}
+		total += uint64(n)
+		late += st.Late
+		alerts += counting.alerts.Load()
+		for _, c := range []interface{ Close() error }{view, influx, mem, store, pub, hub} {
+			if err := c.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := <-viewDone; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(total), "cpu-ns/event")
+	b.ReportMetric(float64(mallocs)/float64(total), "allocs/event")
+	b.ReportMetric(float64(alerts)/float64(total)*100, "alert-msgs-%")
+	b.ReportMetric(float64(late), "late-events")
+}
