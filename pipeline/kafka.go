@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -88,7 +89,7 @@ func NewKafkaViewSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*k
 // alerts) and partitions keyed records as Kafka's Java client does
 // ([PartitionOf]: murmur2), so rdr and standard clients put a key on the
 // same partition. Messages without a key are spread at random.
-func NewKafkaPublisher(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.Publisher, error) {
+func NewKafkaPublisher(cfg KafkaConfig, logger watermill.LoggerAdapter) (*KafkaPublisher, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -103,11 +104,107 @@ func NewKafkaPublisher(cfg KafkaConfig, logger watermill.LoggerAdapter) (*kafka.
 	pc.Producer.MaxMessageBytes = 8 << 20
 	pc.Metadata.Retry.Backoff = 250 * time.Millisecond
 	pc.Producer.Partitioner = newMurmur2Partitioner
-	return kafka.NewPublisher(kafka.PublisherConfig{
-		Brokers:               cfg.Brokers,
-		Marshaler:             kafka.NewWithPartitioningMarshaler(partitionKey),
-		OverwriteSaramaConfig: pc,
-	}, logger)
+	// A Publish of one message waits for its acknowledgement before the
+	// caller's next one, so it keeps its order whatever is in flight: it
+	// goes through one shared producer with sarama's usual five requests
+	// in flight. A Publish of several is one batch through a producer of a
+	// small pool with one request in flight per broker, so that a retried
+	// request cannot be overtaken by the rest of the batch: each partition
+	// keeps the order of the messages published (the repartition topic's
+	// de-duplication by source position relies on it); the pool lets
+	// concurrent callers (one per task) send at the same time.
+	kp := &KafkaPublisher{pool: make(chan sarama.SyncProducer, kafkaPublisherPool), marshaler: kafka.NewWithPartitioningMarshaler(partitionKey)}
+	single, err := sarama.NewSyncProducer(cfg.Brokers, pc)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: kafka publisher: %w", err)
+	}
+	kp.single = single
+	kp.all = append(kp.all, single)
+	bc := *pc
+	bc.Net.MaxOpenRequests = 1
+	for range kafkaPublisherPool {
+		producer, err := sarama.NewSyncProducer(cfg.Brokers, &bc)
+		if err != nil {
+			_ = kp.Close()
+			return nil, fmt.Errorf("pipeline: kafka publisher: %w", err)
+		}
+		kp.pool <- producer
+		kp.all = append(kp.all, producer)
+	}
+	return kp, nil
+}
+
+// kafkaPublisherPool is how many producers a KafkaPublisher sends with at
+// once.
+const kafkaPublisherPool = 4
+
+// KafkaPublisher is a Watermill publisher to Kafka that sends the messages
+// of one Publish call together: one produce request per partition leader
+// and one wait for the acknowledgements, where watermill-kafka's Publisher
+// sends them one at a time, each waiting for its own acknowledgement
+// (pkg/kafka/publisher.go: a SendMessage per message), which made every
+// alert update, dead letter and re-keyed event a round trip to the broker.
+// Messages keep their order per partition. It is safe for concurrent use.
+type KafkaPublisher struct {
+	single    sarama.SyncProducer      // for one message
+	pool      chan sarama.SyncProducer // for batches: the producers not in use
+	all       []sarama.SyncProducer
+	marshaler kafka.MarshalerUnmarshaler
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+// Publish sends msgs to topic and returns once the broker acknowledged
+// every one (acks=all), or the first error: then some may have been
+// written, none is lost without an error.
+func (p *KafkaPublisher) Publish(topic string, msgs ...*message.Message) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return fmt.Errorf("%w: the kafka publisher", ErrClosed)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	batch := make([]*sarama.ProducerMessage, len(msgs))
+	for i, msg := range msgs {
+		km, err := p.marshaler.Marshal(topic, msg)
+		if err != nil {
+			return fmt.Errorf("pipeline: kafka publisher: marshaling message %s: %w", msg.UUID, err)
+		}
+		batch[i] = km
+	}
+	if len(batch) == 1 {
+		if _, _, err := p.single.SendMessage(batch[0]); err != nil {
+			return fmt.Errorf("pipeline: kafka publisher: message %s to %s: %w", msgs[0].UUID, topic, err)
+		}
+		return nil
+	}
+	producer := <-p.pool
+	defer func() { p.pool <- producer }()
+	if err := producer.SendMessages(batch); err != nil {
+		return fmt.Errorf("pipeline: kafka publisher: %d messages to %s: %w", len(batch), topic, err)
+	}
+	return nil
+}
+
+// Close closes the producer, waiting for what is in flight. Later calls
+// return nil.
+func (p *KafkaPublisher) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	var errs []error
+	for _, producer := range p.all { // Publish calls hold the read lock: none is in flight
+		if err := producer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline: kafka publisher: closing: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func partitionKey(_ string, msg *message.Message) (string, error) {
