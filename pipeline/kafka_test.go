@@ -130,6 +130,54 @@ func TestKafkaPublisherKeysRecordsByPartitionKey(t *testing.T) {
 	assert.Len(t, partitions, 6, "60 users spread over every partition")
 }
 
+// One Publish of many messages is one batch: every message arrives once,
+// and each partition keeps the order they were published in, also with
+// several callers publishing at once; after Close, Publish says so.
+func TestKafkaPublisherBatchesKeepOrder(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	topic := newTopic(t, brokers, 3)
+	pub, err := pipeline.NewKafkaPublisher(pipeline.KafkaConfig{Brokers: brokers}, nil)
+	require.NoError(t, err)
+	const callers, batches, perBatch = 4, 5, 200
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				msgs := make([]*message.Message, perBatch)
+				for i := range msgs {
+					seq := b*perBatch + i
+					msgs[i] = message.NewMessage(watermill.NewUUID(), []byte(fmt.Sprintf("%d/%d", c, seq)))
+					msgs[i].Metadata.Set(pipeline.MetaPartitionKey, fmt.Sprintf("caller-%d-key-%d", c, seq%7))
+				}
+				assert.NoError(t, pub.Publish(topic, msgs...))
+			}
+			assert.NoError(t, pub.Publish(topic, message.NewMessage(watermill.NewUUID(), []byte(fmt.Sprintf("%d/%d", c, batches*perBatch))))) // and one alone
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, pub.Close())
+	assert.ErrorIs(t, pub.Publish(topic, message.NewMessage("late", nil)), pipeline.ErrClosed)
+
+	const total = callers * (batches*perBatch + 1)
+	last := map[string]int{} // per caller and partition key: the last seq seen
+	seen := map[string]bool{}
+	for _, m := range consume(t, brokers, topic, total) {
+		var c, seq int
+		_, err := fmt.Sscanf(string(m.Payload), "%d/%d", &c, &seq)
+		require.NoError(t, err)
+		require.False(t, seen[string(m.Payload)], "duplicate %s", m.Payload)
+		seen[string(m.Payload)] = true
+		key := fmt.Sprintf("%d %s", c, m.Metadata.Get(pipeline.MetaPartitionKey))
+		if prev, ok := last[key]; ok {
+			require.Greater(t, seq, prev, "order of %s", key)
+		}
+		last[key] = seq
+	}
+	assert.Len(t, seen, total)
+}
+
 // windowRecorder is a sink that keeps every window result.
 type windowRecorder struct {
 	mu      sync.Mutex
