@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/aggregate"
 	"github.com/rdr-go/rdr/anomaly"
 )
 
@@ -154,6 +155,20 @@ func (f *fieldWriter) string(k, v string) {
 	f.b = append(f.b, '"')
 }
 
+// counts writes the count fields of an rdr_window point (and of its
+// roll-up): active_users, one per severity (unknown only when not 0) and
+// total.
+func (f *fieldWriter) counts(active uint64, sev *aggregate.BySeverity, total uint64) {
+	f.uint(fieldActiveUsers, active)
+	for s := rdr.SeverityLow; s <= rdr.SeverityCritical; s++ {
+		f.uint(s.String(), sev[s])
+	}
+	if sev[0] != 0 {
+		f.uint(fieldUnknown, sev[0])
+	}
+	f.uint(fieldTotal, total)
+}
+
 func appendTimestamp(dst []byte, ns int64) []byte {
 	dst = append(dst, ' ')
 	dst = strconv.AppendInt(dst, ns, 10)
@@ -168,14 +183,7 @@ func appendWindow(dst []byte, writer string, w *WindowResult) []byte {
 	dst = append(dst, measWindow...)
 	dst = appendWindowTags(dst, writer, w.Partition)
 	f := fieldWriter{b: dst, first: true}
-	f.uint(fieldActiveUsers, m.ActiveUsers)
-	for s := rdr.SeverityLow; s <= rdr.SeverityCritical; s++ {
-		f.uint(s.String(), m.BySeverity[s])
-	}
-	if m.BySeverity[0] != 0 {
-		f.uint(fieldUnknown, m.BySeverity[0])
-	}
-	f.uint(fieldTotal, m.TotalEvents)
+	f.counts(m.ActiveUsers, &m.BySeverity, m.TotalEvents)
 	f.bool("update", w.Update)
 	dst = appendTimestamp(f.b, ts)
 	for typ, n := range m.ByType {

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rdr-go/rdr"
+	"github.com/rdr-go/rdr/aggregate"
 )
 
 // RollUpStep is the length of the roll-up windows [InfluxConfig].RollUp
@@ -211,8 +214,25 @@ func (s *Influx) rollPass(ctx context.Context) error {
 
 // rollUpMinute is one minute's roll-up.
 type rollUpMinute struct {
-	fields map[string]uint64 // total, active_users, low … unknown
-	types  map[string]uint64 // stored (encoded) event type → count
+	active, total uint64
+	sev           aggregate.BySeverity
+	types         map[string]uint64 // stored (encoded) event type → count
+}
+
+// set records the value of one column of the roll-up queries.
+func (m *rollUpMinute) set(col string, v uint64) {
+	switch col {
+	case fieldActiveUsers:
+		m.active = v
+	case fieldTotal:
+		m.total = v
+	case fieldUnknown:
+		m.sev[0] = v
+	default:
+		if s, err := rdr.ParseSeverity(col); err == nil {
+			m.sev[s] = v
+		}
+	}
 }
 
 // rollRun rolls up the minutes in [from, to) (Unix ns, whole minutes).
@@ -235,7 +255,7 @@ func (s *Influx) rollRun(ctx context.Context, from, to int64) error {
 	minute := func(t int64) *rollUpMinute {
 		m := byMinute[t]
 		if m == nil {
-			m = &rollUpMinute{fields: map[string]uint64{}, types: map[string]uint64{}}
+			m = &rollUpMinute{types: map[string]uint64{}}
 			byMinute[t] = m
 		}
 		return m
@@ -269,7 +289,7 @@ func (s *Influx) rollRun(ctx context.Context, from, to int64) error {
 						}
 						m.types[typ] = uint64(v)
 					} else {
-						m.fields[col] = uint64(v)
+						m.set(col, uint64(v))
 					}
 				}
 			}
@@ -298,14 +318,7 @@ func appendRollUp(dst []byte, end int64, m *rollUpMinute) []byte {
 	dst = append(dst, measWindowRollUp...)
 	dst = appendTag(dst, tagWriter, writer)
 	f := fieldWriter{b: dst, first: true}
-	f.uint(fieldActiveUsers, m.fields[fieldActiveUsers])
-	for _, k := range []string{"low", "medium", "high", "critical"} {
-		f.uint(k, m.fields[k])
-	}
-	if n := m.fields[fieldUnknown]; n != 0 {
-		f.uint(fieldUnknown, n)
-	}
-	f.uint(fieldTotal, m.fields[fieldTotal])
+	f.counts(m.active, &m.sev, m.total)
 	dst = appendTimestamp(f.b, end)
 	for typ, n := range m.types {
 		dst = append(dst, measEventsRollUp...)
