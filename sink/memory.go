@@ -221,6 +221,15 @@ func (m *Memory) Alert(id string) (_ StoredAlert, ok bool) {
 	return StoredAlert{Alert: a, AckedAt: m.acked[id]}, true
 }
 
+// AckedAt returns when the stored alert id was acknowledged; zero when it
+// was not, or is not stored. Unlike Alert it copies nothing: the live view
+// asks it for every alert update.
+func (m *Memory) AckedAt(id string) time.Time {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.acked[id]
+}
+
 // compareAlerts orders alerts most recent FirstSeen first, ties by ID.
 func compareAlerts(a, b anomaly.Alert) int {
 	if c := b.FirstSeen.Compare(a.FirstSeen); c != 0 {

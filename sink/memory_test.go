@@ -117,6 +117,8 @@ func TestMemoryAlertByID(t *testing.T) {
 	require.NoError(t, m.AckAlert(ctx, a, at))
 	got, _ = m.Alert(a.ID)
 	assert.Equal(t, sink.StoredAlert{Alert: a, AckedAt: at}, got)
+	assert.Equal(t, at, m.AckedAt(a.ID))
+	assert.True(t, m.AckedAt("nope").IsZero())
 	for i := 1; i <= 2; i++ { // evicts a
 		require.NoError(t, m.WriteAlert(ctx, sinktest.Alert("spike", "bob", i)))
 	}

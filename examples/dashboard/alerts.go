@@ -111,10 +111,8 @@ func (a *alerts) ack(ctx context.Context, id string) (_ alertView, ok bool, _ er
 
 // view is alert with its acknowledgement, for the live view.
 func (a *alerts) view(alert anomaly.Alert) alertView {
-	if s, ok := a.mem.Alert(alert.ID); ok {
-		return alertView{Alert: alert, Acked: !s.AckedAt.IsZero(), AckedAt: s.AckedAt}
-	}
-	return alertView{Alert: alert}
+	at := a.mem.AckedAt(alert.ID)
+	return alertView{Alert: alert, Acked: !at.IsZero(), AckedAt: at}
 }
 
 // ackingHub sends alerts to the live view with their ack state.
