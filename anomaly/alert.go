@@ -106,6 +106,15 @@ type Alert struct {
 	// Events holds up to [Lifecycle.MaxEvents] contributing events: the ones
 	// that met the condition, oldest first.
 	Events []rdr.Event `json:"events"`
+	// Tags are the rule's tags ([Rule.Tags]): for Sigma rules their ATT&CK
+	// tags, such as "attack.credential-access" and "attack.t1110". The
+	// slice is the rule's: read it, do not change it.
+	Tags []string `json:"tags,omitempty"`
+	// SilencedBy is the ID of the silence that matched the alert when it
+	// was emitted, "" for none. The Engine never sets it: whoever applies
+	// silences does (see [Silences]). A silenced alert is detected and
+	// stored as any other, and not announced as new.
+	SilencedBy string `json:"silencedBy,omitempty"`
 }
 
 // MarshalJSON writes the alert as documented on [Alert]; events are written

@@ -42,6 +42,24 @@ type Rule struct {
 	// Lifecycle says how the rule's alerts live. Optional; the zero value
 	// takes the defaults documented on [Lifecycle].
 	Lifecycle Lifecycle
+	// Tags label the rule's alerts ([Alert.Tags]): ATT&CK tactics and
+	// techniques ("attack.persistence", "attack.t1098"), or any label a
+	// team filters by. Optional.
+	Tags []string
+	// Version identifies the rule's definition: the rule loaders set it to
+	// a digest of the rule's text. Saved state is matched to rules by name
+	// and by the detector's kind and config; when both the state and the
+	// rule carry a Version, it must match too, so that a rule whose
+	// definition changed (a filter, say) starts its detector afresh on a
+	// reload or a restart while the unchanged rules keep theirs. Optional.
+	Version string
+	// RiskOnly makes the rule add risk to its entity (see Risk and
+	// [RiskAccumulator]) without raising alerts of its own: the Engine
+	// keeps the rule's alert state and counts it in [RuleStats] as for
+	// any rule, and emits nothing. That is how risk-based alerting keeps
+	// queues short: a weak signal (a login from a new address) alerts
+	// only when it adds up with others.
+	RiskOnly bool
 }
 
 var ruleNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
@@ -191,6 +209,11 @@ func NewEngine(rules []Rule, cfg Config) (*Engine, error) {
 		if rule.Detector == nil {
 			bad("Detector", "is required")
 		}
+		for _, tag := range rule.Tags {
+			if !ValidTag(tag) {
+				bad("Tags", "%q: a tag is letters, digits and _ - . : / only", tag)
+			}
+		}
 		if rule.Risk < 0 || math.IsNaN(rule.Risk) || math.IsInf(rule.Risk, 0) {
 			bad("Risk", "must be a finite number ≥ 0, got %v", rule.Risk)
 		}
@@ -209,6 +232,9 @@ func NewEngine(rules []Rule, cfg Config) (*Engine, error) {
 		r.describer, _ = rule.Detector.(Describer)
 		if snap, ok := rule.Detector.(Snapshotter); ok {
 			r.snap, r.kind = snap, detectorKind(rule.Detector)
+			if rule.Version != "" {
+				r.kind += kindVersionSep + rule.Version
+			}
 		}
 		if acc, ok := rule.Detector.(RiskAccumulator); ok {
 			r.acc = acc

@@ -31,6 +31,23 @@ func detectorKind(d Detector) string {
 	return fmt.Sprintf("%T", d)
 }
 
+// kindVersionSep separates a detector's kind from its rule's Version in
+// saved state.
+const kindVersionSep = "\x00v="
+
+// sameKind reports whether saved state of kind saved fits a rule whose
+// detector and version are kind: the same kind and version, or the same
+// kind where one side has no version (state saved before rules carried
+// one, or a rule built in Go).
+func sameKind(kind, saved string) bool {
+	if kind == saved {
+		return true
+	}
+	k, kv, _ := strings.Cut(kind, kindVersionSep)
+	s, sv, _ := strings.Cut(saved, kindVersionSep)
+	return k == s && (kv == "" || sv == "")
+}
+
 // AppendState appends the engine's state to b and returns the extended
 // buffer: event time, every rule's alerts (firing, and resolved ones still
 // in their cooldown) and every rule's detector state, so that
@@ -330,7 +347,7 @@ func (e *Engine) readState(data []byte) (*engineState, error) {
 		}
 		rs := &st.rules[idx]
 		rs.alerts = alerts
-		if er := e.rules[idx]; kind != "" && er.snap != nil && er.kind == kind {
+		if er := e.rules[idx]; kind != "" && er.snap != nil && sameKind(er.kind, kind) {
 			rs.detector, rs.detectorAt = det, at+wire.UvarintLen(uint64(len(det)))
 		}
 	}

@@ -179,8 +179,21 @@ type Filter struct {
 	Networks []netip.Prefix
 	// Metadata: every listed key has one of its values.
 	Metadata []MetadataMatch
+	// Expr, when set, must match too: a condition the parts above cannot
+	// express, such as a Sigma rule's detection. It is checked after them,
+	// so a Types list in front keeps it off events of other types.
+	Expr Matcher
 	// Not, when set, excludes the events it matches.
 	Not *Filter
+}
+
+// Matcher is a condition on one event. MatchEvent must not keep ev or
+// anything it points into, and must be safe for concurrent use once the
+// Matcher is handed to an [Engine] (engines of several partitions share
+// a rule set's matchers only if it was built once; the rule loaders build
+// one per set of rules).
+type Matcher interface {
+	MatchEvent(ev *rdr.Event) bool
 }
 
 // MetadataMatch is one metadata condition of a [Filter]: the top-level key
@@ -213,6 +226,9 @@ func (f *Filter) Match(ev *rdr.Event) bool {
 		if !ok || len(m.Values) > 0 && !slices.Contains(m.Values, v) {
 			return false
 		}
+	}
+	if f.Expr != nil && !f.Expr.MatchEvent(ev) {
+		return false
 	}
 	if f.Not != nil && f.Not.Match(ev) {
 		return false

@@ -3,6 +3,7 @@ package anomaly
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -31,6 +32,15 @@ type FirstSeenConfig struct {
 	// freshly started engine does not report every value as new.
 	// Optional; default 0.
 	Warmup time.Duration
+	// LearnFor and LearnEvents are a learning period per key: a new value
+	// is reported only for a key known for at least LearnFor (since its
+	// first event within History) and seen in at least LearnEvents events
+	// before this one. Until then its values are learned silently, so a
+	// user's usual addresses, first seen in their first hours, are not
+	// "new". Optional; default 0: none. A key forgotten (quiet for
+	// History) learns again.
+	LearnFor    time.Duration
+	LearnEvents int
 }
 
 // The FirstSeen defaults.
@@ -66,8 +76,10 @@ type FirstSeen struct {
 }
 
 type firstSeenState struct {
-	vals []seenValue
-	buf  [2]seenValue // vals' first home: most keys have one or two values
+	vals   []seenValue
+	buf    [2]seenValue // vals' first home: most keys have one or two values
+	since  int64        // the key's first event within History, ns (with a learning period)
+	events uint32       // the key's events since then, saturating (with a learning period)
 }
 
 // NewFirstSeen returns a FirstSeen detector for cfg.
@@ -85,6 +97,10 @@ func NewFirstSeen(cfg FirstSeenConfig) (*FirstSeen, error) {
 		return nil, fmt.Errorf("invalid config: MaxValues must be at least 1, got %d", cfg.MaxValues)
 	case cfg.Warmup < 0:
 		return nil, fmt.Errorf("invalid config: Warmup must not be negative, got %v", cfg.Warmup)
+	case cfg.LearnFor < 0:
+		return nil, fmt.Errorf("invalid config: LearnFor must not be negative, got %v", cfg.LearnFor)
+	case cfg.LearnEvents < 0:
+		return nil, fmt.Errorf("invalid config: LearnEvents must not be negative, got %d", cfg.LearnEvents)
 	}
 	return &FirstSeen{cfg: cfg, seed: newHashSeed(), keys: NewTable[firstSeenState](cfg.History)}, nil
 }
@@ -141,10 +157,20 @@ func (f *FirstSeen) Observe(ev rdr.Event, key string, report func(Detection)) {
 		}
 	}
 	st.vals = vals
+	learning := false
+	if f.learns() {
+		if newKey {
+			st.since, st.events = t, 0
+		}
+		learning = t-st.since < int64(f.cfg.LearnFor) || int(st.events) < f.cfg.LearnEvents
+		if st.events < math.MaxUint32 {
+			st.events++
+		}
+	}
 	if known {
 		return
 	}
-	if newKey && !f.cfg.AlertNewKeys || t-f.start < int64(f.cfg.Warmup) {
+	if newKey && !f.cfg.AlertNewKeys || t-f.start < int64(f.cfg.Warmup) || learning && !newKey {
 		return
 	}
 	report(Detection{Key: key, Time: ev.Time, Value: 0, Threshold: 1, Event: ev})
@@ -162,8 +188,15 @@ func (f *FirstSeen) Describe(d Detection) string {
 	return "new " + f.cfg.Field.String() + " " + v + " (not seen in " + formatDuration(f.cfg.History) + ")"
 }
 
+// learns reports whether the detector has a learning period per key.
+func (f *FirstSeen) learns() bool { return f.cfg.LearnFor > 0 || f.cfg.LearnEvents > 0 }
+
 func (f *FirstSeen) stateKind() string {
-	return "first-seen field=" + f.cfg.Field.String() + " history=" + f.cfg.History.String() + " max-values=" + strconv.Itoa(f.cfg.MaxValues)
+	k := "first-seen field=" + f.cfg.Field.String() + " history=" + f.cfg.History.String() + " max-values=" + strconv.Itoa(f.cfg.MaxValues)
+	if f.learns() {
+		k += " learning" // the keys' learning state is saved too
+	}
+	return k
 }
 
 // AppendState appends the detector's state to b ([Snapshotter]): the seed
@@ -175,8 +208,14 @@ func (f *FirstSeen) AppendState(b []byte) ([]byte, error) {
 	b = appendBool(b, f.started)
 	b = binary.AppendVarint(b, f.start)
 	ref := f.keys.refTime()
+	learns := f.learns()
 	return f.keys.AppendState(b, func(b []byte, st *firstSeenState) []byte {
-		return appendValues(b, st.vals, ref)
+		b = appendValues(b, st.vals, ref)
+		if learns {
+			b = appendDelta(b, st.since, ref)
+			b = binary.AppendUvarint(b, uint64(st.events))
+		}
+		return b
 	}), nil
 }
 
@@ -193,8 +232,13 @@ func (f *FirstSeen) RestoreState(data []byte) error {
 	if r.Err == nil && !started && start != 0 {
 		r.Fail(at, "a start time before the first event")
 	}
+	learns := f.learns()
 	f.keys.restore(&r, func(r *stateReader, st *firstSeenState) {
 		st.vals = r.values(f.cfg.MaxValues, f.keys.refTime(), st.buf[:])
+		if learns {
+			st.since = r.delta("learning since", f.keys.refTime())
+			st.events = uint32(r.UintMax("learning events", math.MaxUint32))
+		}
 	})
 	f.seed, f.start, f.started = makeHashSeed(seed), start, started
 	return r.finish(func() {

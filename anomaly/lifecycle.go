@@ -190,10 +190,11 @@ func (e *Engine) resolve(r *ruleRT, st *alertState) {
 // emitState hands a copy of the alert to the current emit function.
 func (e *Engine) emitState(r *ruleRT, st *alertState) {
 	st.lastEmit = st.alert.LastSeen.UnixNano()
-	if e.emit == nil {
+	if e.emit == nil || r.RiskOnly {
 		return
 	}
 	a := st.alert
+	a.Tags = r.Tags
 	a.Events = append([]rdr.Event(nil), a.Events...)
 	a.Message = r.message(st.last)
 	e.emit(a)

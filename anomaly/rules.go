@@ -5,8 +5,10 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -94,6 +96,8 @@ func LoadRules(paths ...string) ([]Rule, error) {
 //	    cooldown: 0s                  #   resolve delay, cooldown, update-every,
 //	    update-every: 0s              #   max-events (default 5)
 //	    max-events: 5
+//	    tags: [attack.t1110]          # optional: labels the alerts carry (Alert.Tags)
+//	    risk-only: false              # optional: add risk, raise no alert (Rule.RiskOnly)
 //
 // What each type takes, besides the keys above:
 //
@@ -102,7 +106,7 @@ func LoadRules(paths ...string) ([]Rule, error) {
 //	sequence    timespan, first: {filter, count}, then: {filter}       (SequenceConfig)
 //	absence     timespan, first: {filter}, then: {filter}              (AbsenceConfig)
 //	first-seen  field, history (30d), max-values (32), new-keys: learn|alert,
-//	            warmup (0s)                                            (FirstSeenConfig)
+//	            warmup (0s), learn-for (0s), learn-events (0)           (FirstSeenConfig)
 //	spike       timespan (the interval, 1m), baseline: {alpha (0.1), warmup (10),
 //	            history (60 intervals)}, condition: {deviations (3), min-count (10)}
 //	severity    condition.gte: a severity                              (SeverityConfig)
@@ -169,7 +173,7 @@ var ruleKeys = map[string][]string{
 	"distinct":   {"timespan", "condition", "max-values"},
 	"sequence":   {"timespan", "first", "then"},
 	"absence":    {"timespan", "first", "then"},
-	"first-seen": {"field", "history", "max-values", "new-keys", "warmup"},
+	"first-seen": {"field", "history", "max-values", "new-keys", "warmup", "learn-for", "learn-events"},
 	"spike":      {"timespan", "baseline", "condition"},
 	"severity":   {"condition"},
 	"risk":       {"condition", "half-life", "points"},
@@ -178,7 +182,7 @@ var ruleKeys = map[string][]string{
 var ruleTypes = []string{"count", "distinct", "sequence", "absence", "first-seen", "spike", "severity", "risk"}
 
 var commonKeys = []string{"name", "description", "type", "filter", "group-by", "severity", "risk",
-	"resolve", "cooldown", "update-every", "max-events"}
+	"risk-only", "tags", "resolve", "cooldown", "update-every", "max-events"}
 
 // ruleReader reads one rule, collecting every error.
 type ruleReader struct {
@@ -314,6 +318,17 @@ func parseRule(item ast.Node, n int) (Rule, string, []*yamlErr) {
 		r.fail(err)
 		rule.Risk = f
 	}
+	if v := r.get("risk-only", false); v != nil {
+		b, ok := v.(*ast.BoolNode)
+		if !ok {
+			r.fail(errAt(v, "risk-only", "want true or false, got %s", kindOf(v)))
+		} else {
+			rule.RiskOnly = b.Value
+		}
+	}
+	if v := r.get("tags", false); v != nil {
+		rule.Tags = r.tags(v)
+	}
 	if v := r.get("resolve", false); v != nil {
 		d, err := duration(v, "resolve", 0)
 		r.fail(err)
@@ -347,8 +362,44 @@ func parseRule(item ast.Node, n int) (Rule, string, []*yamlErr) {
 	if len(r.errs) > 0 {
 		return Rule{}, name, r.errs
 	}
+	rule.Version = Digest(item.String())
 	return rule, name, nil
 }
+
+// Digest returns a short, stable digest of a rule's definition, for
+// [Rule.Version]: 16 hex digits of FNV-1a over the text.
+func Digest(text string) string {
+	h := fnv.New64a()
+	h.Write([]byte(text))
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// tags reads a list of tags: non-empty strings without spaces or commas.
+func (r *ruleReader) tags(n ast.Node) []string {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		r.fail(errAt(n, "tags", "want a list of tags, got %s", kindOf(n)))
+		return nil
+	}
+	var tags []string
+	for _, item := range seq.Values {
+		s, err := str(item, "tags")
+		if err == nil && !ValidTag(s) {
+			err = errAt(item, "tags", "%q: a tag is letters, digits and _ - . : / only", s)
+		}
+		r.fail(err)
+		if err == nil && !slices.Contains(tags, s) {
+			tags = append(tags, s)
+		}
+	}
+	return tags
+}
+
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9_.:/-]+$`)
+
+// ValidTag reports whether s can be a rule's tag: letters, digits and
+// _ - . : / only, so that tags read the same in every store and filter.
+func ValidTag(s string) bool { return tagRE.MatchString(s) }
 
 func (r *ruleReader) field(n ast.Node, name string) Field {
 	s, err := str(n, name)
@@ -485,6 +536,16 @@ func (r *ruleReader) detector(typ string) (Detector, error) {
 			var err *yamlErr
 			cfg.Warmup, err = duration(v, "warmup", 0)
 			r.fail(err)
+		}
+		if v := r.get("learn-for", false); v != nil {
+			var err *yamlErr
+			cfg.LearnFor, err = duration(v, "learn-for", 0)
+			r.fail(err)
+		}
+		if v := r.get("learn-events", false); v != nil {
+			n, err := integer(v, "learn-events", 0, 1<<31)
+			r.fail(err)
+			cfg.LearnEvents = int(n)
 		}
 		if len(r.errs) > 0 {
 			return nil, nil

@@ -126,6 +126,9 @@ func TestParseRulesBuildsRules(t *testing.T) {
 	r := rules[0]
 	assert.IsType(t, &anomaly.Count{}, r.Detector)
 	r.Detector = nil
+	assert.Len(t, r.Version, 16, "a digest of the rule's text")
+	assert.NotEqual(t, r.Version, rules[1].Version)
+	r.Version = ""
 	assert.Equal(t, anomaly.Rule{
 		Name:        "vpn-failures",
 		Description: "Failed VPN logins from outside the office.",
