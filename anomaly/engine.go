@@ -200,7 +200,7 @@ func NewEngine(rules []Rule, cfg Config) (*Engine, error) {
 		if !rule.Severity.Valid() {
 			bad("Severity", "is required (low, medium, high or critical)")
 		}
-		if rule.GroupBy.kind > fieldMetadata || rule.GroupBy.kind == fieldMetadata && rule.GroupBy.key == "" {
+		if !rule.GroupBy.valid() {
 			bad("GroupBy", "invalid field")
 		}
 		if err := rule.Filter.validate(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/rdr-go/rdr"
@@ -16,8 +17,17 @@ import (
 //
 // Fields are small values, comparable with ==, and safe for concurrent use.
 type Field struct {
-	kind fieldKind
-	key  string // the metadata key, for kind fieldMetadata
+	kind  fieldKind
+	key   string      // the metadata key, for kind fieldMetadata
+	multi *fieldMulti // for kinds fieldComposite and fieldAlias
+}
+
+// fieldMulti is what a composite or alias field is made of. Equal ones
+// are interned, so Fields made alike compare equal.
+type fieldMulti struct {
+	name   string
+	fields []Field
+	when   []Matcher // fieldAlias: fields[i] is read from events that match when[i]
 }
 
 type fieldKind uint8
@@ -28,6 +38,8 @@ const (
 	fieldType
 	fieldSeverity
 	fieldMetadata
+	fieldComposite
+	fieldAlias
 )
 
 // The fixed fields of an event. Use [MetadataField] for a metadata key.
@@ -38,9 +50,45 @@ var (
 	FieldSeverity = Field{kind: fieldSeverity}
 )
 
-// MetadataField returns the Field for a top-level metadata key, read with
-// [rdr.Metadata.Lookup].
+// MetadataField returns the Field for a metadata key, read with
+// [rdr.Metadata.Lookup]. A key with dots that is not a top-level key is a
+// path into nested objects: "process.name" reads {"process":{"name":…}}
+// unless the metadata has a top-level "process.name".
 func MetadataField(key string) Field { return Field{kind: fieldMetadata, key: key} }
+
+var interned sync.Map // name → *fieldMulti
+
+func intern(m *fieldMulti) *fieldMulti {
+	v, _ := interned.LoadOrStore(m.name, m)
+	return v.(*fieldMulti)
+}
+
+// CompositeField returns a Field made of several: its value is theirs
+// joined by commas (a comma or backslash in a value escaped with a
+// backslash), and an event lacking any of them lacks it. A Sigma
+// correlation grouped by host and user groups by one. Its name is the
+// fields' names joined by commas: "metadata.host,userId". One field is
+// that field itself.
+func CompositeField(fields ...Field) Field {
+	if len(fields) == 1 {
+		return fields[0]
+	}
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.String()
+	}
+	return Field{kind: fieldComposite, multi: intern(&fieldMulti{name: strings.Join(names, ","), fields: slices.Clone(fields)})}
+}
+
+// AliasField returns a Field read from different fields in different
+// events, as a Sigma correlation's aliases are: from fields[i] in events
+// that match when[i] (the first that matches), missing in others. name
+// names the alias; whatID tells the aliases of one name apart (the
+// correlation's ID), as the Field's name includes it.
+func AliasField(name, whatID string, when []Matcher, fields []Field) Field {
+	full := name + "@" + whatID
+	return Field{kind: fieldAlias, multi: intern(&fieldMulti{name: full, fields: slices.Clone(fields), when: slices.Clone(when)})}
+}
 
 // ParseField parses a field by its wire name: "userId", "ipAddress",
 // "eventType", "severity", or "metadata.KEY".
@@ -55,13 +103,37 @@ func ParseField(s string) (Field, error) {
 	case "severity":
 		return FieldSeverity, nil
 	}
-	if key, ok := strings.CutPrefix(s, "metadata."); ok && key != "" {
+	if key, ok := strings.CutPrefix(s, "metadata."); ok && key != "" && !strings.Contains(key, ",") {
 		return MetadataField(key), nil
 	}
-	return Field{}, fmt.Errorf("unknown field %q (want userId, ipAddress, eventType, severity or metadata.KEY)", s)
+	if strings.Contains(s, ",") {
+		var fields []Field
+		for part := range strings.SplitSeq(s, ",") {
+			f, err := ParseField(part)
+			if err != nil {
+				return Field{}, err
+			}
+			fields = append(fields, f)
+		}
+		return CompositeField(fields...), nil
+	}
+	return Field{}, fmt.Errorf("unknown field %q (want userId, ipAddress, eventType, severity, metadata.KEY, or several of them joined by commas)", s)
 }
 
-// String returns the wire name, as ParseField accepts it.
+// valid reports whether f is a field: one of the fixed ones, a metadata
+// key, or a composite or alias field.
+func (f Field) valid() bool {
+	switch f.kind {
+	case fieldMetadata:
+		return f.key != ""
+	case fieldComposite, fieldAlias:
+		return f.multi != nil
+	}
+	return f.kind < fieldMetadata
+}
+
+// String returns the wire name, as ParseField accepts it (an alias
+// field's name is not one it parses).
 func (f Field) String() string {
 	switch f.kind {
 	case fieldIP:
@@ -72,6 +144,8 @@ func (f Field) String() string {
 		return "severity"
 	case fieldMetadata:
 		return "metadata." + f.key
+	case fieldComposite, fieldAlias:
+		return f.multi.name
 	}
 	return "userId"
 }
@@ -98,9 +172,53 @@ func (f Field) Value(ev rdr.Event) (string, bool) {
 		}
 		return ev.IP.String(), true
 	case fieldMetadata:
-		return ev.Metadata.Lookup(f.key)
+		return lookupPath(ev.Metadata, f.key)
+	case fieldComposite:
+		var b []byte
+		for i, sub := range f.multi.fields {
+			v, ok := sub.Value(ev)
+			if !ok {
+				return "", false
+			}
+			if i > 0 {
+				b = append(b, ',')
+			}
+			for j := range len(v) {
+				if v[j] == ',' || v[j] == '\\' {
+					b = append(b, '\\')
+				}
+				b = append(b, v[j])
+			}
+		}
+		return string(b), true
+	case fieldAlias:
+		for i, m := range f.multi.when {
+			if m.MatchEvent(&ev) {
+				return f.multi.fields[i].Value(ev)
+			}
+		}
 	}
 	return "", false
+}
+
+// lookupPath reads a metadata key, or a dotted path into nested objects
+// when there is no top-level key of that name.
+func lookupPath(m rdr.Metadata, key string) (string, bool) {
+	v, ok := m.Lookup(key)
+	if ok || !strings.Contains(key, ".") {
+		return v, ok
+	}
+	for {
+		head, rest, more := strings.Cut(key, ".")
+		if !more {
+			return m.Lookup(key)
+		}
+		v, ok := m.Lookup(head)
+		if !ok || v == "" || v[0] != '{' {
+			return "", false
+		}
+		m, key = rdr.Metadata(v), rest
+	}
 }
 
 // AppendValue appends the field's value in ev, as text, to dst. It reports
@@ -125,7 +243,7 @@ func (f Field) has(ev *rdr.Event) bool {
 	case fieldIP:
 		return ev.IP.IsValid()
 	case fieldMetadata:
-		_, ok := ev.Metadata.Lookup(f.key)
+		_, ok := lookupPath(ev.Metadata, f.key)
 		return ok
 	}
 	_, ok := f.Value(*ev)
@@ -222,7 +340,7 @@ func (f *Filter) Match(ev *rdr.Event) bool {
 		return false
 	}
 	for _, m := range f.Metadata {
-		v, ok := ev.Metadata.Lookup(m.Key)
+		v, ok := lookupPath(ev.Metadata, m.Key)
 		if !ok || len(m.Values) > 0 && !slices.Contains(m.Values, v) {
 			return false
 		}

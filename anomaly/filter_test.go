@@ -54,7 +54,7 @@ func TestParseField(t *testing.T) {
 		assert.Equal(t, s, f.String())
 	}
 	_, err := anomaly.ParseField("metadata.")
-	assert.EqualError(t, err, `unknown field "metadata." (want userId, ipAddress, eventType, severity or metadata.KEY)`)
+	assert.EqualError(t, err, `unknown field "metadata." (want userId, ipAddress, eventType, severity, metadata.KEY, or several of them joined by commas)`)
 	ev := withIP(withSeverity(at(0, "x", "u"), rdr.SeverityCritical), "2001:db8::1")
 	ev.Metadata = rdr.MakeMetadata("app", "vpn")
 	for _, tt := range []struct {

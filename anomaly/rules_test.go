@@ -43,7 +43,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{"bad severity", "rules:\n  - name: r1\n    type: severity\n    condition: {gte: urgent}\n    severity: low\n",
 			`r.yaml:4: rule "r1": condition.gte: unknown severity "urgent" (want low, medium, high or critical)`},
 		{"bad group-by", "rules:\n  - name: r1\n    type: severity\n    group-by: user\n    condition: {gte: high}\n    severity: low\n",
-			`r.yaml:4: rule "r1": group-by: unknown field "user" (want userId, ipAddress, eventType, severity or metadata.KEY)`},
+			`r.yaml:4: rule "r1": group-by: unknown field "user" (want userId, ipAddress, eventType, severity, metadata.KEY, or several of them joined by commas)`},
 		{"bad filter field", "rules:\n  - name: r1\n    type: severity\n    filter:\n      type: login_failed\n    condition: {gte: high}\n    severity: low\n",
 			`r.yaml:5: rule "r1": filter.type: unknown filter field (want eventType, userId, ipAddress, severity, min-severity, metadata, metadata.KEY or not)`},
 		{"bad filter IP", "rules:\n  - name: r1\n    type: severity\n    filter:\n      ipAddress: [10.0.0.0/8, 10.0.0.300]\n    condition: {gte: high}\n    severity: low\n",
