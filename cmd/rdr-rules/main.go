@@ -1,18 +1,18 @@
 // Command rdr-rules checks rdr rule files and runs their tests, like
 // `promtool check rules` and `promtool test rules`.
 //
-//	rdr-rules check RULES.yaml...
-//	rdr-rules test [-run REGEXP] [-v] RULES.yaml... TESTS.yaml
+//	rdr-rules check [-mapping FILE] RULES...
+//	rdr-rules test [-mapping FILE] [-run REGEXP] [-v] RULES... TESTS.yaml
 //
 // check parses the rule files and reports every problem, with file, line,
 // rule and field. test runs each case of the test file (see
 // anomaly.RuleTests for its format) on fresh rules with a fake clock, and
 // prints PASS or FAIL per case, with a diff of expected and emitted alerts
-// for each failure.
+// for each failure. Every command loads rule files the same way; -mapping
+// names the field mapping for Sigma rule files.
 //
 // The exit code is 0 when everything passed, 1 when a rule file is invalid
-// or a test failed, and 2 for a usage error or a test file that cannot be
-// read.
+// or a test failed, and 2 for a usage error or a file that cannot be read.
 //
 // To test rdr's default rules:
 //
@@ -36,8 +36,8 @@ func main() {
 }
 
 const usage = `usage:
-  rdr-rules check RULES.yaml...
-  rdr-rules test [-run REGEXP] [-v] RULES.yaml... TESTS.yaml
+  rdr-rules check [-mapping FILE] RULES...
+  rdr-rules test [-mapping FILE] [-run REGEXP] [-v] RULES... TESTS.yaml
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -58,12 +58,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func check(files []string, stdout, stderr io.Writer) int {
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mapping := fs.String("mapping", "", "the field mapping for Sigma rule files (`FILE`)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	files := fs.Args()
 	if len(files) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	rules, err := anomaly.LoadRules(files...)
+	rules, err := loadRules(files, *mapping)
 	if err != nil {
 		printErr(stderr, err)
 		return 1
@@ -79,6 +86,7 @@ func check(files []string, stdout, stderr io.Writer) int {
 func test(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	mapping := fs.String("mapping", "", "the field mapping for Sigma rule files (`FILE`)")
 	runRE := fs.String("run", "", "run only the test cases whose name matches `REGEXP`")
 	verbose := fs.Bool("v", false, "print every alert emitted by failing and passing cases")
 	if err := fs.Parse(args); err != nil {
@@ -98,7 +106,7 @@ func test(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	ruleFiles, testFile := files[:len(files)-1], files[len(files)-1]
-	if _, err := anomaly.LoadRules(ruleFiles...); err != nil {
+	if _, err := loadRules(ruleFiles, *mapping); err != nil {
 		printErr(stderr, err)
 		return 1
 	}
@@ -115,7 +123,7 @@ func test(args []string, stdout, stderr io.Writer) int {
 	if match != nil {
 		tests = tests.Only(match.MatchString)
 	}
-	results, err := tests.Run(func() ([]anomaly.Rule, error) { return anomaly.LoadRules(ruleFiles...) })
+	results, err := tests.Run(func() ([]anomaly.Rule, error) { return loadRules(ruleFiles, *mapping) })
 	if err != nil {
 		printErr(stderr, err)
 		return 1
