@@ -13,23 +13,29 @@ import (
 	"github.com/rdr-go/rdr/sink"
 )
 
-// recentAlertsInput is three alerts, one written twice (fired, then
-// resolved), one with hostile text in every string, one too old.
+// recentAlertsInput is three alerts, one written twice (fired and
+// silenced with ATT&CK tags, then resolved and no longer silenced), one
+// with hostile text in every string (tags and silence included), one too
+// old.
 func recentAlertsInput(since time.Time) []anomaly.Alert {
 	fired := anomaly.Alert{
 		ID: "a1", Rule: "failed-login-burst", GroupBy: "userId", Key: "u-1842", Severity: rdr.SeverityMedium,
 		RiskScore: 15, Status: anomaly.StatusFiring, FirstSeen: since.Add(time.Minute), LastSeen: since.Add(time.Minute),
 		Count: 1, Value: 5, Threshold: 5, Message: "5 failed logins",
 		Events: []rdr.Event{{Time: since.Add(time.Minute), Type: "login_failed", UserID: "u-1842", Severity: rdr.SeverityLow}},
+		Tags:   []string{"attack.credential-access", "attack.t1110"}, SilencedBy: "3f2a5b7c9d0e1f20",
 	}
 	resolved := fired
 	resolved.Status, resolved.Count, resolved.LastSeen = anomaly.StatusResolved, 3, since.Add(90*time.Second)
+	resolved.SilencedBy = "" // the silence ended: the later write clears the mark
 	resolved.ResolvedAt, resolved.Value = since.Add(3*time.Minute), 7
 	hostile := anomaly.Alert{
 		ID: "id with, = spaces", Rule: `rule,with=tag "chars"`, GroupBy: "ipAddress", Key: "203.0.113.7 \"x\" \\ \n|> drop()",
 		Severity: rdr.SeverityCritical, RiskScore: 40.5, Status: anomaly.StatusFiring,
 		FirstSeen: since.Add(2 * time.Minute), LastSeen: since.Add(2*time.Minute + 123456789), Count: 2,
 		Value: 21, Threshold: 20, Message: `") |> drop(columns: ["_value"]) // ` + "\u00e9\n",
+		Tags:       []string{"[not json", "with,comma", "", "nul\x00", `quote"back\slash`},
+		SilencedBy: "~b64:looks encoded \x00\n\"",
 	}
 	old := fired
 	old.ID, old.FirstSeen, old.LastSeen = "old", since.Add(-time.Second), since.Add(-time.Second)
@@ -74,6 +80,9 @@ func TestRecentAlertsInfluxMatchesMemory(t *testing.T) {
 		assert.Equal(t, []string{"id with, = spaces", "a1"}, []string{want[0].ID, want[1].ID})
 		assert.Equal(t, anomaly.StatusResolved, want[1].Status, "the latest state")
 		assert.Equal(t, since.Add(100*time.Second+123), want[1].AckedAt, "the ack outlives the later write")
+		assert.Equal(t, []string{"attack.credential-access", "attack.t1110"}, want[1].Tags)
+		assert.Empty(t, want[1].SilencedBy, "not silenced at its latest write")
+		assert.Equal(t, "~b64:looks encoded \x00\n\"", want[0].SilencedBy)
 		for i := range want {
 			want[i].Events = nil
 		}

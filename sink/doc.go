@@ -6,8 +6,8 @@
 // to keep recent ones in memory (the embedded mode, tests), [NewPublisher]
 // to send alerts to any Watermill publisher (a Kafka topic), and
 // [NewWebhook] to POST alerts to a URL. Optional abilities are small
-// interfaces found by type assertion: [Flusher], [HistoryReader] and
-// [AlertStore].
+// interfaces found by type assertion: [Flusher], [HistoryReader],
+// [AlertStore] and [SilenceStore].
 //
 // Every sink passes the conformance suite in package sinktest; a new sink
 // is done when it does too:
@@ -45,16 +45,28 @@
 //	                                           update (bool)
 //	rdr_events   eventType, partition, writer  count
 //	rdr_alerts   id, rule, severity        status ("firing"|"resolved"), key, group_by,
-//	                                       message (strings); count, last_seen,
-//	                                       resolved_at (Unix ns, 0 while firing);
-//	                                       value, threshold, risk_score (floats);
-//	                                       acked_at (Unix ns, once acknowledged)
+//	                                       message, tags, silenced_by (strings); count,
+//	                                       last_seen, resolved_at (Unix ns, 0 while
+//	                                       firing); value, threshold, risk_score
+//	                                       (floats); acked_at (Unix ns, once acknowledged)
+//	rdr_silence  id                        matchers (JSON), created_by, comment (strings);
+//	                                       starts_at, ends_at, created_at (Unix ns)
 //
 // An alert is one point per alert ID, timestamped at its FirstSeen: its
 // updates and its resolution overwrite that point, so counting points
 // counts alerts. Severity is the rule's and does not change over an alert's
 // life. AckAlert writes acked_at alone to the same point; InfluxDB merges
 // fields, so the alert's later writes keep it.
+//
+// An alert's tags are joined by commas ("attack.credential-access,attack.t1110"),
+// or written as a JSON array when a tag is empty, holds a comma or a
+// control character, or the first starts with "["; silenced_by is the
+// silence that matched the alert's latest write, "" for none.
+//
+// A silence is one point per write ([Influx.WriteSilence]: made, expired),
+// timestamped when it was written; Silences reads the latest point of each
+// ID. Silence points share the bucket's retention: with one shorter than a
+// silence's life, the silence is forgotten.
 //
 // Summing active_users over partitions and writers is exact because Kafka
 // keys events by userId: each user lives on one partition. The

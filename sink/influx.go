@@ -234,6 +234,8 @@ type Influx struct {
 	accepted uint64 // points accepted since the start
 	done     uint64 // points finished (written, rejected or lost), in order
 	stats    InfluxStats
+
+	silenceAt int64 // under mu: the time of the last rdr_silence point written (silence.go)
 }
 
 // chunk is one batch of encoded lines.
@@ -534,7 +536,7 @@ func (s *Influx) RecentAlerts(ctx context.Context, since time.Time, limit int) (
 }
 
 // alertFromRecord reads back what appendAlert and appendAck wrote, but
-// FirstSeen.
+// FirstSeen and Events.
 func alertFromRecord(v map[string]any) (StoredAlert, error) {
 	str := func(k string) string { s, _ := v[k].(string); return s }
 	num := func(k string) int64 { n, _ := v[k].(int64); return n }
@@ -551,6 +553,12 @@ func alertFromRecord(v map[string]any) (StoredAlert, error) {
 		Count: num(fieldCount), LastSeen: at("last_seen"), ResolvedAt: at("resolved_at"),
 		RiskScore: flt("risk_score"), Threshold: flt("threshold"), Value: flt("value"),
 	}
+	a.SilencedBy = decodeField(str(fieldAlertSilenced))
+	tags, err := decodeAlertTags(str(fieldAlertTags))
+	if err != nil {
+		return StoredAlert{}, fmt.Errorf("alert %s: tags: %w", a.ID, err)
+	}
+	a.Tags = tags
 	sev, err := rdr.ParseSeverity(decodeTag(str(tagSeverity)))
 	if err != nil {
 		return StoredAlert{}, fmt.Errorf("alert %s: %w", a.ID, err)

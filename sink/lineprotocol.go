@@ -220,7 +220,9 @@ func appendAlert(dst []byte, a *anomaly.Alert) []byte {
 	f.string("message", a.Message)
 	f.int("resolved_at", unixNano(a.ResolvedAt))
 	f.float("risk_score", a.RiskScore)
+	f.string(fieldAlertSilenced, encodeField(a.SilencedBy)) // always: a later write that is not silenced clears it
 	f.string("status", a.Status.String())
+	f.string(fieldAlertTags, encodeAlertTags(a.Tags))
 	f.float("threshold", a.Threshold)
 	f.float("value", a.Value)
 	return appendTimestamp(f.b, a.FirstSeen.UnixNano())

@@ -78,6 +78,8 @@ type Memory struct {
 	anext   int
 	byID    map[string]int
 	acked   map[string]time.Time // by alert ID, for stored alerts only
+
+	silences map[string]anomaly.Silence // by ID, the latest write (silence.go)
 }
 
 // windowKey is a stored window's identity.
