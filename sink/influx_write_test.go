@@ -121,6 +121,7 @@ func TestInfluxLineProtocol(t *testing.T) {
 	a := sinktest.Alert("brute-force", "alice", 0)
 	a.Status, a.ResolvedAt, a.Message = anomaly.StatusResolved, a.FirstSeen.Add(time.Minute), `say "hi" \ bye`+"\n"
 	a.Severity = rdr.SeverityCritical
+	a.Tags, a.SilencedBy = []string{"attack.credential-access", "attack.t1110"}, "3f2a5b7c9d0e1f20"
 	require.NoError(t, s.WriteAlert(ctx, a))
 	require.NoError(t, s.Flush(ctx))
 
@@ -134,7 +135,7 @@ func TestInfluxLineProtocol(t *testing.T) {
 	lines := r.Lines // sorted: the alert's message holds a newline, so its line is split in two
 	slices.Sort(lines)
 	assert.Equal(t, []string{
-		`",resolved_at=1795687260000000000i,risk_score=15,status="resolved",threshold=5,value=5 1795687200000000000`,
+		`",resolved_at=1795687260000000000i,risk_score=15,silenced_by="3f2a5b7c9d0e1f20",status="resolved",tags="attack.credential-access,attack.t1110",threshold=5,value=5 1795687200000000000`,
 		`rdr_alerts,id=brute-force/alice/0,rule=brute-force,severity=critical count=1i,group_by="userId",key="alice",last_seen=1795687200000000000i,message="say \"hi\" \\ bye`,
 		`rdr_events,eventType=login,partition=~b64:,writer=proc-1 count=5i 1795687201000000000`,
 		`rdr_events,eventType=login\ failed\,x\=1,partition=~b64:,writer=proc-1 count=2i 1795687201000000000`,
@@ -296,7 +297,7 @@ func TestInfluxLineProtocolOddNumbers(t *testing.T) {
 	lines := reqs[0].Lines
 	slices.Sort(lines)
 	assert.Equal(t, []string{
-		`rdr_alerts,id=spike/bob/0,rule=spike,severity=high count=1i,group_by="userId",key="bob",last_seen=1795687200000000000i,message="5 failed logins for bob",resolved_at=0i,status="firing" 1795687200000000000`,
+		`rdr_alerts,id=spike/bob/0,rule=spike,severity=high count=1i,group_by="userId",key="bob",last_seen=1795687200000000000i,message="5 failed logins for bob",resolved_at=0i,silenced_by="",status="firing",tags="" 1795687200000000000`,
 		`rdr_events,eventType=login,partition=~b64:,writer=proc-1 count=9223372036854775807i 1795687201000000000`,
 		`rdr_window,partition=~b64:,writer=proc-1 active_users=1i,low=9223372036854775807i,medium=0i,high=0i,critical=0i,total=9223372036854775807i,update=false 1795687201000000000`,
 	}, lines)
