@@ -147,6 +147,13 @@ type Config struct {
 	// Hub receives live metrics (once per window), alerts and a sample of
 	// events. Optional.
 	Hub Broadcaster
+	// Silences mutes alerts, as Alertmanager's silences do: each alert
+	// emitted gets the ID of the first active silence that matches it, at
+	// Clock's time, in Alert.SilencedBy ("" for none). A silenced alert
+	// still goes to Sinks and the alerts topic, marked, but not to Hub: it
+	// is stored, not announced (Stats.AlertsSilenced counts them). The
+	// set may change while the processor runs. Optional; nil: none.
+	Silences *anomaly.Silences
 	// EventsPerWindow caps how many events per window go to Hub's events
 	// topic, for the dashboard's timeline. Optional; default 20; negative:
 	// none.

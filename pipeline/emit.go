@@ -63,6 +63,14 @@ func (p *Processor) emitInTurn(ctx context.Context, t *task, out outputs, turn u
 			}
 		}
 	}
+	if sil := p.cfg.Silences; sil != nil && len(out.alerts) > 0 {
+		now := p.cfg.Clock.Now()
+		for i := range out.alerts {
+			if out.alerts[i].SilencedBy = sil.Match(out.alerts[i], now); out.alerts[i].SilencedBy != "" {
+				p.stats.alertsSilenced.Add(1)
+			}
+		}
+	}
 	for _, a := range out.alerts {
 		for _, s := range p.cfg.Sinks {
 			if err := s.WriteAlert(ctx, a); err != nil {
@@ -72,7 +80,9 @@ func (p *Processor) emitInTurn(ctx context.Context, t *task, out outputs, turn u
 	}
 	if hub := p.cfg.Hub; hub != nil {
 		for _, a := range out.alerts {
-			p.hubPublish(TopicAlerts, a)
+			if a.SilencedBy == "" { // a silenced alert is stored, not announced
+				p.hubPublish(TopicAlerts, a)
+			}
 		}
 	}
 	if p.cfg.Publisher != nil {

@@ -37,6 +37,7 @@ func newPromMetrics(p *Processor) *promMetrics {
 		counter("window_updates_total", "Window results re-emitted after late events.", s.updates.Load),
 		counter("alerts_fired_total", "Alerts that started firing.", s.alertsFired.Load),
 		counter("alerts_resolved_total", "Alerts resolved.", s.alertsResolved.Load),
+		counter("alerts_silenced_total", "Alert emissions (firing, updates, resolution) that matched a silence: stored, not sent live.", s.alertsSilenced.Load),
 		counter("sink_errors_total", "Failed writes to sinks and publishers.", s.sinkErrors.Load),
 		counter("checkpoints_total", "Task checkpoints saved.", s.checkpoints.Load),
 		counter("checkpoint_errors_total", "Checkpoints not saved, loaded or restored.", s.checkpointErrors.Load),

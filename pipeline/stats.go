@@ -29,6 +29,7 @@ func (p *Processor) Stats() Stats {
 		Updates:          p.stats.updates.Load(),
 		AlertsFired:      p.stats.alertsFired.Load(),
 		AlertsResolved:   p.stats.alertsResolved.Load(),
+		AlertsSilenced:   p.stats.alertsSilenced.Load(),
 		OpenAlerts:       p.openAlerts(),
 		SinkErrors:       p.stats.sinkErrors.Load(),
 		Checkpoints:      p.stats.checkpoints.Load(),
@@ -55,7 +56,7 @@ func (p *Processor) User(id string, from, to time.Time) (aggregate.UserActivity,
 // counters are the processor's own totals, readable from any goroutine.
 type counters struct {
 	messages, events, invalid, late, windows, updates, alertsFired, alertsResolved, sinkErrors atomic.Uint64
-	checkpoints, restored, checkpointErrors                                                    atomic.Uint64
+	checkpoints, restored, checkpointErrors, alertsSilenced                                    atomic.Uint64
 	open                                                                                       atomic.Int64
 }
 
@@ -69,6 +70,7 @@ type Stats struct {
 	Updates          uint64    `json:"updates"`          // window results re-emitted after late events
 	AlertsFired      uint64    `json:"alertsFired"`      // alerts that started firing
 	AlertsResolved   uint64    `json:"alertsResolved"`   // alerts resolved
+	AlertsSilenced   uint64    `json:"alertsSilenced"`   // alert emissions (firing, updates, resolution) a silence muted: stored, not sent to the Hub
 	OpenAlerts       int       `json:"openAlerts"`       // alerts firing now
 	SinkErrors       uint64    `json:"sinkErrors"`       // failed sink writes (logged)
 	Checkpoints      uint64    `json:"checkpoints"`      // task checkpoints saved
