@@ -72,13 +72,18 @@ func (a *alerts) restore(ctx context.Context, stored []sink.StoredAlert) error {
 // list returns up to maxListedAlerts alerts, newest first, filtered by
 // status ("" or "all": every one) and key ("": any).
 func (a *alerts) list(ctx context.Context, status, key string) ([]alertView, error) {
+	return a.listWhere(ctx, status, key, nil)
+}
+
+// listWhere is list, keeping only the alerts keep accepts (nil: all).
+func (a *alerts) listWhere(ctx context.Context, status, key string, keep func(*anomaly.Alert) bool) ([]alertView, error) {
 	stored, err := a.mem.RecentAlerts(ctx, time.Time{}, 0)
 	if err != nil {
 		return nil, err
 	}
 	out := []alertView{}
 	for _, s := range stored {
-		if (status == "" || status == "all" || s.Status.String() == status) && (key == "" || s.Key == key) {
+		if (status == "" || status == "all" || s.Status.String() == status) && (key == "" || s.Key == key) && (keep == nil || keep(&s.Alert)) {
 			if out = append(out, viewOf(s)); len(out) == maxListedAlerts {
 				break
 			}

@@ -334,7 +334,12 @@ func (a *api) getAlerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("status: %q is not one of firing, resolved, all", status))
 		return
 	}
-	list, err := a.alerts.list(r.Context(), status, r.URL.Query().Get("key"))
+	silenced, err := silencedFilter(r.URL.Query().Get("silenced"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	list, err := a.alerts.listWhere(r.Context(), status, r.URL.Query().Get("key"), silenced)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

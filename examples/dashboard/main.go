@@ -80,6 +80,10 @@ type options struct {
 	replayExit    bool
 	progress      io.Writer // where -replay reports; nil: stderr (not a flag)
 	logLevel      string
+
+	// silenceRefresh is how often silences are read back from InfluxDB
+	// (not a flag; default defaultSilenceRefresh).
+	silenceRefresh time.Duration
 }
 
 func env(name, def string) string {
@@ -172,6 +176,7 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	if o.replay != "" {
 		o.generate = false
 	}
+	o.silenceRefresh = defaultSilenceRefresh
 	return o, nil
 }
 
@@ -326,6 +331,9 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	// The memory store is the alert store of every mode; with InfluxDB,
 	// acknowledgements are stored there too, first.
 	book := &alerts{mem: mem, clock: clock}
+	// Silences apply in the processor; with InfluxDB they are stored there
+	// first, and loaded from it at the start.
+	quiet := &silences{set: new(anomaly.Silences), clock: clock}
 	sinks := []sink.Sink{mem}
 	var history sink.HistoryReader = mem
 	if o.influxURL != "" {
@@ -345,7 +353,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			return err
 		}
 		sinks = append(sinks, influx)
-		history, book.durable = influx, influx
+		history, book.durable, quiet.durable = influx, influx, influx
 		// Show the alerts of before a restart: InfluxDB has them.
 		loadCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		recent, err := influx.RecentAlerts(loadCtx, clock.Now().Add(-alertLookback), maxListedAlerts)
@@ -358,6 +366,13 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		} else {
 			logger.Info("loaded recent alerts from InfluxDB", "alerts", len(recent), "since", alertLookback)
 		}
+		loadCtx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		if err := quiet.load(loadCtx, logger); err != nil {
+			logger.Warn("could not load the silences from InfluxDB", "err", err)
+		} else {
+			logger.Info("loaded the silences from InfluxDB", "silences", quiet.set.Len())
+		}
+		cancel()
 	}
 
 	var origins []string
@@ -398,6 +413,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		CheckpointInterval:    o.checkpointInt,
 		Sinks:                 sinks,
 		Hub:                   ackingHub{Broadcaster: hub, alerts: book},
+		Silences:              quiet.set,
 		View:                  viewOrNil(view),
 		Clock:                 clock,
 		Logger:                wlog,
@@ -434,6 +450,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	registerAPIMetrics(reg, a)
 	mux := http.NewServeMux()
 	a.routes(mux)
+	quiet.routes(mux)
 	mux.Handle("GET /api/events/stream", hub)
 	mux.Handle("POST /api/login", login(o.token))
 	mux.Handle("DELETE /api/login", login(o.token))
@@ -471,6 +488,9 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 		}
 		return ended()
 	})
+	if quiet.durable != nil && o.silenceRefresh > 0 {
+		g.Go(func() error { quiet.refresh(gctx, o.silenceRefresh, logger); return nil })
+	}
 	genCtx, stopGen := context.WithCancel(gctx)
 	defer stopGen()
 	g.Go(func() error {
