@@ -295,7 +295,7 @@ detection:
 		cmd(0, "ws1", "alice", "cmd /c IPCONFIG /all"), // case-insensitive
 		cmd(time.Minute, "ws1", "alice", "whoami /priv"),
 		cmd(2*time.Minute, "ws2", "alice", "net user admin"), // another host
-		cmd(3*time.Minute, "ws1", "alice", "net user admin"),  // all three on ws1 within 3m
+		cmd(3*time.Minute, "ws1", "alice", "net user admin"), // all three on ws1 within 3m
 		cmd(10*time.Minute, "ws1", "bob", "whoami"),
 		cmd(12*time.Minute, "ws1", "bob", "net user"),
 		cmd(16*time.Minute, "ws1", "bob", "ipconfig"), // 6 minutes after the first
