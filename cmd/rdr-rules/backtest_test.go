@@ -23,6 +23,7 @@ import (
 
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/sigma"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -704,14 +705,38 @@ func TestBacktestExpectFileForms(t *testing.T) {
 }
 
 func TestCheckAndTestTakeMapping(t *testing.T) {
-	mapping := filepath.Join(t.TempDir(), "mapping.yaml")
-	require.NoError(t, os.WriteFile(mapping, []byte("{}\n"), 0o600))
-	code, out, stderr := runCmd("check", "-mapping", mapping, defaultRules)
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "mapping.yaml")
+	require.NoError(t, os.WriteFile(mapping, sigma.DefaultMappingYAML(), 0o600))
+	rule := filepath.Join(dir, "vpn.yml")
+	require.NoError(t, os.WriteFile(rule, []byte(`title: VPN login from a sanctioned country
+name: vpn-sanctioned-country
+level: high
+tags: [attack.initial-access, attack.t1078]
+logsource: {product: rdr, category: authentication}
+detection:
+  sel: {eventType: login_success, app: vpn, country: [KP, IR]}
+  condition: sel
+`), 0o600))
+	code, out, stderr := runCmd("check", "-mapping", mapping, defaultRules, rule)
 	assert.Equal(t, 0, code, stderr)
-	assert.Equal(t, "OK: 9 rules in 1 file\n", out)
-	code, out, stderr = runCmd("test", "-mapping", mapping, "-run", "nothing matches this", defaultRules, defaultTests)
+	assert.Equal(t, "OK: 10 rules in 2 files\n", out)
+	code, out, stderr = runCmd("test", "-mapping", mapping, "-run", "nothing matches this", defaultRules, rule, defaultTests)
 	assert.Equal(t, 0, code, stderr)
 	assert.Equal(t, "0 passed, 0 failed\n", out)
+	// Without -mapping the default mapping applies.
+	code, out, _ = runCmd("check", rule)
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "OK: 1 rules in 1 file\n", out)
+	// A mapping that does not cover the rule's fields refuses it, by name.
+	require.NoError(t, os.WriteFile(mapping, []byte("logsources: [{product: rdr, category: authentication}]\n"), 0o600))
+	code, _, stderr = runCmd("check", "-mapping", mapping, rule)
+	assert.Equal(t, 1, code)
+	want := ""
+	for _, f := range []string{"eventType", "app", "country"} {
+		want += "rdr-rules: " + rule + `:7: rule "vpn-sanctioned-country": detection.sel.` + f + `: field "` + f + `" is not in the mapping ` + mapping + "\n"
+	}
+	assert.Equal(t, want, stderr)
 	code, _, _ = runCmd("check", "-mapping")
 	assert.Equal(t, 2, code)
 }

@@ -1,10 +1,25 @@
 package main
 
-import "github.com/rdr-go/rdr/anomaly"
+import (
+	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/sigma"
+)
 
-// loadRules loads rule files: rdr rule files, and (with a field mapping)
-// Sigma rule files. Every command loads rules through it.
+// loadRules loads rule files: rdr rule files and Sigma rule files (told
+// apart by their content), Sigma's through the field mapping file mapping
+// ("": sigma.DefaultMapping, rdr's own events). Every command loads rules
+// through it.
 func loadRules(files []string, mapping string) ([]anomaly.Rule, error) {
-	_ = mapping // Sigma support lands with the sigma package
-	return anomaly.LoadRules(files...)
+	m := sigma.DefaultMapping()
+	if mapping != "" {
+		var err error
+		if m, err = sigma.LoadMapping(mapping); err != nil {
+			return nil, err
+		}
+	}
+	rules, _, err := sigma.LoadFiles(m, files...)
+	if err != nil {
+		return nil, err
+	}
+	return rules()
 }
