@@ -367,10 +367,28 @@ func parseRule(item ast.Node, n int) (Rule, string, []*yamlErr) {
 }
 
 // Digest returns a short, stable digest of a rule's definition, for
-// [Rule.Version]: 16 hex digits of FNV-1a over the text.
+// [Rule.Version]: 16 hex digits of FNV-1a over the text, with blank and
+// comment lines, trailing spaces and the common indentation left out, so
+// that moving a rule within its file or commenting it does not change it.
 func Digest(text string) string {
+	var lines []string
+	indent := -1
+	for line := range strings.SplitSeq(text, "\n") {
+		line = strings.TrimRight(line, " \t\r")
+		body := strings.TrimLeft(line, " ")
+		if body == "" || body[0] == '#' {
+			continue
+		}
+		if n := len(line) - len(body); indent < 0 || n < indent {
+			indent = n
+		}
+		lines = append(lines, line)
+	}
 	h := fnv.New64a()
-	h.Write([]byte(text))
+	for _, line := range lines {
+		h.Write([]byte(line[indent:]))
+		h.Write([]byte{'\n'})
+	}
 	return fmt.Sprintf("%016x", h.Sum64())
 }
 

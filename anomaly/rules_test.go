@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,4 +197,20 @@ func TestDefaultRules(t *testing.T) {
 	parsed, err := anomaly.ParseRules("default.yaml", anomaly.DefaultRulesYAML())
 	require.NoError(t, err)
 	assert.Len(t, parsed, len(rules))
+}
+
+// A rule's Version follows its definition, not where it stands in its
+// file: blank lines, comments and indentation do not change it.
+func TestRuleVersionFollowsTheDefinition(t *testing.T) {
+	rule := "  - name: y\n    type: severity\n    condition: {gte: critical}\n    severity: low\n"
+	version := func(text string, i int) string {
+		rules, err := anomaly.ParseRules("r.yaml", []byte(text))
+		require.NoError(t, err)
+		return rules[i].Version
+	}
+	alone := version("rules:\n"+rule, 0)
+	assert.Equal(t, alone, version("rules:\n  - name: x\n    type: severity\n    condition: {gte: critical}\n    severity: high\n\n  # y is low\n"+rule, 1))
+	assert.Equal(t, alone, version("rules:\n"+strings.ReplaceAll(rule, "\n", "   \n")+"\n\n", 0))
+	assert.NotEqual(t, alone, version("rules:\n"+strings.Replace(rule, "low", "medium", 1), 0))
+	assert.NotEqual(t, alone, version("rules:\n"+rule+"    description: now described\n", 0))
 }

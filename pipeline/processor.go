@@ -76,6 +76,9 @@ type Processor struct {
 	tasksMu sync.RWMutex
 	tasks   map[taskKey]*task
 
+	rulesNow  atomic.Pointer[rulesFunc] // set by ReloadRules; nil: cfg.Rules
+	reloading sync.Mutex                // held by one ReloadRules at a time
+
 	// checkpointing is held by one checkpoint at a time, from its
 	// snapshots to its commits: a periodic checkpoint that took its
 	// snapshot and then waited for the sinks must not save it over the

@@ -35,6 +35,7 @@ func (p *Processor) Stats() Stats {
 		Checkpoints:      p.stats.checkpoints.Load(),
 		Restored:         p.stats.restored.Load(),
 		CheckpointErrors: p.stats.checkpointErrors.Load(),
+		RuleReloads:      p.stats.reloads.Load(),
 		Tasks:            tasks,
 		Watermark:        p.watermark(),
 	}
@@ -56,7 +57,7 @@ func (p *Processor) User(id string, from, to time.Time) (aggregate.UserActivity,
 // counters are the processor's own totals, readable from any goroutine.
 type counters struct {
 	messages, events, invalid, late, windows, updates, alertsFired, alertsResolved, sinkErrors atomic.Uint64
-	checkpoints, restored, checkpointErrors, alertsSilenced                                    atomic.Uint64
+	checkpoints, restored, checkpointErrors, alertsSilenced, reloads                           atomic.Uint64
 	open                                                                                       atomic.Int64
 }
 
@@ -76,6 +77,7 @@ type Stats struct {
 	Checkpoints      uint64    `json:"checkpoints"`      // task checkpoints saved
 	Restored         uint64    `json:"restored"`         // partitions restored from a checkpoint
 	CheckpointErrors uint64    `json:"checkpointErrors"` // checkpoints not saved, loaded or restored (logged)
+	RuleReloads      uint64    `json:"ruleReloads"`      // rule sets loaded by ReloadRules
 	Tasks            int       `json:"tasks"`            // partitions held now
 	Watermark        time.Time `json:"watermark"`        // the least watermark of the active tasks
 }

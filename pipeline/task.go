@@ -82,7 +82,7 @@ func (p *Processor) repartitioned(topic string) bool {
 }
 
 func (p *Processor) newTask(topic string, partition int32) (*task, error) {
-	rules, err := p.cfg.rules()
+	rules, err := p.rules()
 	if err != nil {
 		return nil, fmt.Errorf("%w: Rules: %w", ErrInvalidConfig, err)
 	}
@@ -525,7 +525,7 @@ func (t *task) restore(state []byte) error {
 	if r.err != nil {
 		return fail(r.err)
 	}
-	t.windows, t.engine, t.byField, t.seen, t.next = fresh.windows, fresh.engine, fresh.byField, fresh.seen, next
+	t.windows, t.engine, t.byField, t.seen, t.next, t.rekey = fresh.windows, fresh.engine, fresh.byField, fresh.seen, next, fresh.rekey
 	t.newest = time.Time{}
 	if newest != 0 {
 		t.newest = time.Unix(0, newest).UTC()
