@@ -442,21 +442,24 @@ type Stats struct {
 // RuleStats counts what one rule has done.
 type RuleStats struct {
 	// Rule is the rule's name.
-	Rule string
+	Rule string `json:"rule"`
 	// Matched counts events that passed the filter and reached the detector.
-	Matched uint64
+	Matched uint64 `json:"matched"`
 	// Skipped counts events that passed the filter but lacked the group-by
 	// field or a field the detector reads.
-	Skipped uint64
+	Skipped uint64 `json:"skipped"`
 	// Detections counts the detector's reports.
-	Detections uint64
+	Detections uint64 `json:"detections"`
 	// Fired, Updated, Resolved and Suppressed are as in [Stats].
-	Fired, Updated, Resolved, Suppressed uint64
+	Fired      uint64 `json:"fired"`
+	Updated    uint64 `json:"updated"`
+	Resolved   uint64 `json:"resolved"`
+	Suppressed uint64 `json:"suppressed"`
 	// Firing is the number of the rule's alerts firing now.
-	Firing int
+	Firing int `json:"firing"`
 	// Keys is the number of keys the detector holds state for, as of the
 	// latest tick or Advance.
-	Keys int
+	Keys int `json:"keys"`
 }
 
 // Stats returns the engine's counters. It is safe to call from any

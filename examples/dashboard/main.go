@@ -64,6 +64,9 @@ type options struct {
 	influxRollUp  bool
 	instance      string
 	rules         string
+	sigmaMapping  string
+	rulesTests    string
+	rulesWatch    time.Duration
 	generate      bool
 	rate          float64
 	seed          uint64
@@ -143,7 +146,10 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.StringVar(&o.influxBucket, "influx-bucket", env("RDR_INFLUX_BUCKET", "rdr"), "InfluxDB bucket; for 1.8: database/retention-policy (RDR_INFLUX_BUCKET)")
 	fs.BoolVar(&o.influxRollUp, "influx-rollup", true, "also write 1-minute roll-ups to InfluxDB and read long history from them")
 	fs.StringVar(&o.instance, "instance", env("RDR_INSTANCE", ""), "this processor's name as a Kafka client; default: host name (RDR_INSTANCE)")
-	fs.StringVar(&o.rules, "rules", env("RDR_RULES", ""), "comma-separated YAML rule files; empty: the default rule set (RDR_RULES)")
+	fs.StringVar(&o.rules, "rules", env("RDR_RULES", ""), "comma-separated rule files, rdr's and Sigma's (detection and correlation rules); empty: the default rule set; reloaded on SIGHUP and POST /api/rules/reload (RDR_RULES)")
+	fs.StringVar(&o.sigmaMapping, "sigma-mapping", env("RDR_SIGMA_MAPPING", ""), "the field mapping for Sigma rule files; empty: rdr's own events (sigma.DefaultMapping) (RDR_SIGMA_MAPPING)")
+	fs.StringVar(&o.rulesTests, "rules-tests", env("RDR_RULES_TESTS", ""), "comma-separated rule test files every rule set must pass, at the start and at each reload (RDR_RULES_TESTS)")
+	durVar(&o.rulesWatch, "rules-watch", "RDR_RULES_WATCH", 0, "reload the rules when a rule, mapping or test file changes, checking this often; 0: only on SIGHUP and the API (RDR_RULES_WATCH)")
 	fs.BoolVar(&o.generate, "generate", envBool("RDR_GENERATE", true), "run the built-in traffic generator (RDR_GENERATE)")
 	fs.Float64Var(&o.rate, "rate", envFloat("RDR_GENERATE_RATE", 200), "generator: benign events per second (RDR_GENERATE_RATE)")
 	fs.Uint64Var(&o.seed, "seed", uint64(envFloat("RDR_GENERATE_SEED", 1)), "generator: random seed (RDR_GENERATE_SEED)")
@@ -215,17 +221,18 @@ const alertLookback = 24 * time.Hour
 func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- string) error {
 	clock := rdr.SystemClock
 	wlog := watermill.NewSlogLogger(logger)
-	rules := func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil }
-	ruleCount := len(anomaly.DefaultRules())
+	ruleSet := &ruleSet{mapping: o.sigmaMapping, clock: clock, logger: logger}
 	if o.rules != "" {
-		files := strings.Split(o.rules, ",")
-		loaded, err := anomaly.LoadRules(files...)
-		if err != nil {
-			return err
-		}
-		ruleCount = len(loaded)
-		rules = func() ([]anomaly.Rule, error) { return anomaly.LoadRules(files...) }
+		ruleSet.files = strings.Split(o.rules, ",")
 	}
+	if o.rulesTests != "" {
+		ruleSet.tests = strings.Split(o.rulesTests, ",")
+	}
+	rules, err := ruleSet.start()
+	if err != nil {
+		return err
+	}
+	ruleCount := ruleSet.last.Rules
 
 	// Input and side outputs: Kafka, or an in-process GoChannel. With
 	// Kafka, processors also publish window partials, and a global view
@@ -422,6 +429,9 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	if err != nil {
 		return err
 	}
+	ruleSet.mu.Lock()
+	ruleSet.proc = proc
+	ruleSet.mu.Unlock()
 	var metrics pipeline.MetricsReader = proc
 	if view != nil {
 		metrics = view
@@ -451,6 +461,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	mux := http.NewServeMux()
 	a.routes(mux)
 	quiet.routes(mux)
+	ruleSet.routes(mux)
 	mux.Handle("GET /api/events/stream", hub)
 	mux.Handle("POST /api/login", login(o.token))
 	mux.Handle("DELETE /api/login", login(o.token))
@@ -490,6 +501,13 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 	})
 	if quiet.durable != nil && o.silenceRefresh > 0 {
 		g.Go(func() error { quiet.refresh(gctx, o.silenceRefresh, logger); return nil })
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g.Go(func() error { ruleSet.signals(gctx, hup); return nil })
+	if o.rulesWatch > 0 {
+		g.Go(func() error { ruleSet.watch(gctx, o.rulesWatch); return nil })
 	}
 	genCtx, stopGen := context.WithCancel(gctx)
 	defer stopGen()
