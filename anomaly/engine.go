@@ -121,7 +121,14 @@ func (c Config) Validate() error {
 // called from any goroutine at any time.
 type Engine struct {
 	rules []*ruleRT
-	risk  []*ruleRT // the rules whose detector is a RiskAccumulator
+	// byType lists, for each event type some rule's Filter.Types names,
+	// the rules that may match an event of that type, in order; untyped
+	// the rules for every other type (those without Types). Most rules
+	// of a large set name their types: an event skips the others at the
+	// cost of one map lookup.
+	byType  map[string][]*ruleRT
+	untyped []*ruleRT
+	risk    []*ruleRT // the rules whose detector is a RiskAccumulator
 	order []*ruleRT // the rules in the order their detectors advance: risk last, so it sees what the others detect
 
 	clock     rdr.Clock
@@ -252,6 +259,22 @@ func NewEngine(rules []Rule, cfg Config) (*Engine, error) {
 		}
 	}
 	e.order = append(e.order, e.risk...)
+	e.byType = map[string][]*ruleRT{}
+	for _, r := range e.rules {
+		if len(r.Filter.Types) == 0 {
+			e.untyped = append(e.untyped, r)
+		}
+		for _, typ := range r.Filter.Types {
+			e.byType[typ] = nil
+		}
+	}
+	for typ := range e.byType {
+		for _, r := range e.rules {
+			if len(r.Filter.Types) == 0 || slices.Contains(r.Filter.Types, typ) {
+				e.byType[typ] = append(e.byType[typ], r)
+			}
+		}
+	}
 	return e, nil
 }
 
@@ -290,7 +313,11 @@ func (e *Engine) Process(ev rdr.Event, emit func(Alert)) {
 		e.resolveDue()
 	}
 	e.ipDone = false
-	for _, r := range e.rules {
+	rules := e.untyped
+	if rs, ok := e.byType[ev.Type]; ok {
+		rules = rs
+	}
+	for _, r := range rules {
 		if !r.Filter.Match(&ev) {
 			continue
 		}

@@ -192,10 +192,18 @@ func (f Field) Value(ev rdr.Event) (string, bool) {
 		}
 		return string(b), true
 	case fieldAlias:
-		for i, m := range f.multi.when {
-			if m.MatchEvent(&ev) {
-				return f.multi.fields[i].Value(ev)
-			}
+		return f.aliasValue(ev)
+	}
+	return "", false
+}
+
+// aliasValue is Value for an alias field: apart, so that only alias
+// fields pay for the copy of ev that the matchers take the address of.
+func (f Field) aliasValue(ev rdr.Event) (string, bool) {
+	e := ev
+	for i, m := range f.multi.when {
+		if m.MatchEvent(&e) {
+			return f.multi.fields[i].Value(ev)
 		}
 	}
 	return "", false

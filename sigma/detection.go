@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
@@ -20,14 +21,68 @@ import (
 
 // matcher is a compiled part of a detection.
 type matcher interface {
-	match(ev *rdr.Event) bool
+	match(ev *rdr.Event, c *fieldCache) bool
+}
+
+// fieldCache keeps the values of the fields a collection's rules read, for
+// the event they are reading, so that a hundred rules reading the same
+// metadata key scan the event's metadata once. One engine's rules share
+// one (Collection.Rules makes one per call); nil caches nothing.
+//
+// It knows an event by its strings (the same memory, which the cache
+// keeps alive), time, address and severity: an event with all of them
+// equal is the same event, whatever called the matcher.
+type fieldCache struct {
+	ev   rdr.Event
+	gen  uint64
+	vals []cachedValue
+}
+
+type cachedValue struct {
+	gen uint64
+	v   string
+	ok  bool
+}
+
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
+}
+
+// begin makes the cache ev's: a new generation unless ev is the event
+// it holds. exprMatcher calls it before its matchers read fields.
+func (c *fieldCache) begin(ev *rdr.Event) {
+	if c == nil {
+		return
+	}
+	if c.gen == 0 || !sameString(ev.Type, c.ev.Type) || !sameString(ev.UserID, c.ev.UserID) ||
+		!sameString(string(ev.Metadata), string(c.ev.Metadata)) || !ev.Time.Equal(c.ev.Time) || ev.IP != c.ev.IP || ev.Severity != c.ev.Severity {
+		c.ev = *ev
+		c.gen++
+	}
+}
+
+// value returns field f (cache slot slot) of ev, which begin was called
+// with.
+func (c *fieldCache) value(slot int, f anomaly.Field, ev *rdr.Event) (string, bool) {
+	if c == nil || slot < 0 {
+		return f.Value(*ev)
+	}
+	if slot >= len(c.vals) {
+		c.vals = append(c.vals, make([]cachedValue, slot+1-len(c.vals))...)
+	}
+	cv := &c.vals[slot]
+	if cv.gen != c.gen {
+		cv.v, cv.ok = f.Value(*ev)
+		cv.gen = c.gen
+	}
+	return cv.v, cv.ok
 }
 
 type andMatcher []matcher
 
-func (m andMatcher) match(ev *rdr.Event) bool {
+func (m andMatcher) match(ev *rdr.Event, c *fieldCache) bool {
 	for _, x := range m {
-		if !x.match(ev) {
+		if !x.match(ev, c) {
 			return false
 		}
 	}
@@ -36,9 +91,9 @@ func (m andMatcher) match(ev *rdr.Event) bool {
 
 type orMatcher []matcher
 
-func (m orMatcher) match(ev *rdr.Event) bool {
+func (m orMatcher) match(ev *rdr.Event, c *fieldCache) bool {
 	for _, x := range m {
-		if x.match(ev) {
+		if x.match(ev, c) {
 			return true
 		}
 	}
@@ -47,18 +102,19 @@ func (m orMatcher) match(ev *rdr.Event) bool {
 
 type notMatcher struct{ m matcher }
 
-func (m notMatcher) match(ev *rdr.Event) bool { return !m.m.match(ev) }
+func (m notMatcher) match(ev *rdr.Event, c *fieldCache) bool { return !m.m.match(ev, c) }
 
 // fieldMatcher: the field has a value that matches one (all, with the
 // all modifier) of vals.
 type fieldMatcher struct {
 	f    anomaly.Field
+	slot int
 	vals []valueMatcher
 	all  bool
 }
 
-func (m *fieldMatcher) match(ev *rdr.Event) bool {
-	v, ok := m.f.Value(*ev)
+func (m *fieldMatcher) match(ev *rdr.Event, c *fieldCache) bool {
+	v, ok := c.value(m.slot, m.f, ev)
 	if !ok {
 		return false
 	}
@@ -71,34 +127,39 @@ func (m *fieldMatcher) match(ev *rdr.Event) bool {
 }
 
 // nullMatcher: the field is missing, empty or JSON null (a Sigma null).
-type nullMatcher struct{ f anomaly.Field }
+type nullMatcher struct {
+	f    anomaly.Field
+	slot int
+}
 
-func (m nullMatcher) match(ev *rdr.Event) bool {
-	v, ok := m.f.Value(*ev)
+func (m nullMatcher) match(ev *rdr.Event, c *fieldCache) bool {
+	v, ok := c.value(m.slot, m.f, ev)
 	return !ok || v == "" || v == "null"
 }
 
 // existsMatcher: the field is present (want) or absent (!want).
 type existsMatcher struct {
 	f    anomaly.Field
+	slot int
 	want bool
 }
 
-func (m existsMatcher) match(ev *rdr.Event) bool {
-	_, ok := m.f.Value(*ev)
+func (m existsMatcher) match(ev *rdr.Event, c *fieldCache) bool {
+	_, ok := c.value(m.slot, m.f, ev)
 	return ok == m.want
 }
 
 // cidrMatcher: the field is an IP address in one of the prefixes.
 type cidrMatcher struct {
 	f        anomaly.Field
+	slot     int
 	prefixes []netip.Prefix
 }
 
-func (m *cidrMatcher) match(ev *rdr.Event) bool {
+func (m *cidrMatcher) match(ev *rdr.Event, c *fieldCache) bool {
 	ip := ev.IP
 	if m.f != anomaly.FieldIP {
-		v, ok := m.f.Value(*ev)
+		v, ok := c.value(m.slot, m.f, ev)
 		if !ok {
 			return false
 		}
@@ -121,13 +182,14 @@ func (m *cidrMatcher) match(ev *rdr.Event) bool {
 
 // numberMatcher: the field is a number that compares to x by op.
 type numberMatcher struct {
-	f  anomaly.Field
-	op string
-	x  []float64
+	f    anomaly.Field
+	slot int
+	op   string
+	x    []float64
 }
 
-func (m *numberMatcher) match(ev *rdr.Event) bool {
-	v, ok := m.f.Value(*ev)
+func (m *numberMatcher) match(ev *rdr.Event, c *fieldCache) bool {
+	v, ok := c.value(m.slot, m.f, ev)
 	if !ok {
 		return false
 	}
@@ -151,7 +213,7 @@ type fieldrefMatcher struct {
 	cased bool
 }
 
-func (m *fieldrefMatcher) match(ev *rdr.Event) bool {
+func (m *fieldrefMatcher) match(ev *rdr.Event, c *fieldCache) bool {
 	v, ok := m.f.Value(*ev)
 	if !ok {
 		return false
@@ -168,15 +230,16 @@ func (m *fieldrefMatcher) match(ev *rdr.Event) bool {
 // keywordMatcher: one of the fields contains one (all) of the keywords.
 type keywordMatcher struct {
 	fields []anomaly.Field
+	slots  []int
 	vals   []valueMatcher
 	all    bool
 }
 
-func (m *keywordMatcher) match(ev *rdr.Event) bool {
+func (m *keywordMatcher) match(ev *rdr.Event, c *fieldCache) bool {
 	for _, vm := range m.vals {
 		found := false
-		for _, f := range m.fields {
-			if v, ok := f.Value(*ev); ok && vm.matchValue(v) {
+		for i, f := range m.fields {
+			if v, ok := c.value(m.slots[i], f, ev); ok && vm.matchValue(v) {
 				found = true
 				break
 			}
@@ -397,9 +460,22 @@ var unsupportedModifiers = map[string]string{
 
 // compiler compiles one rule's detection, collecting errors.
 type compiler struct {
-	m    *Mapping
-	errs []*Error
-	// fieldsRead lists the rdr fields the detection reads.
+	m     *Mapping
+	errs  []*Error
+	slots map[anomaly.Field]int // the collection's cache slots, by field
+}
+
+// slot returns f's cache slot.
+func (c *compiler) slot(f anomaly.Field) int {
+	if c.slots == nil {
+		return -1
+	}
+	i, ok := c.slots[f]
+	if !ok {
+		i = len(c.slots)
+		c.slots[f] = i
+	}
+	return i
 }
 
 func (c *compiler) fail(n *node, feature string, unsupported bool, format string, args ...any) {
@@ -487,9 +563,9 @@ func (c *compiler) fieldCondition(key string, v *node, feature string) matcher {
 			c.fail(v, feature, false, "exists takes true or false")
 			return nil
 		}
-		return existsMatcher{f: f, want: vals[0].s == "true"}
+		return existsMatcher{f: f, slot: c.slot(f), want: vals[0].s == "true"}
 	case "cidr":
-		m := &cidrMatcher{f: f}
+		m := &cidrMatcher{f: f, slot: c.slot(f)}
 		for _, x := range vals {
 			p, err := netip.ParsePrefix(x.s)
 			if err != nil {
@@ -500,7 +576,7 @@ func (c *compiler) fieldCondition(key string, v *node, feature string) matcher {
 		}
 		return m
 	case "gt", "gte", "lt", "lte":
-		m := &numberMatcher{f: f, op: special}
+		m := &numberMatcher{f: f, slot: c.slot(f), op: special}
 		for _, x := range vals {
 			n, err := strconv.ParseFloat(x.s, 64)
 			if err != nil {
@@ -522,7 +598,7 @@ func (c *compiler) fieldCondition(key string, v *node, feature string) matcher {
 		}
 		return m
 	}
-	fm := &fieldMatcher{f: f, all: all}
+	fm := &fieldMatcher{f: f, slot: c.slot(f), all: all}
 	var nulls []matcher
 	for _, x := range vals {
 		if x.kind == nullNode {
@@ -530,7 +606,7 @@ func (c *compiler) fieldCondition(key string, v *node, feature string) matcher {
 				c.fail(x, feature, false, "null takes no modifiers")
 				return nil
 			}
-			nulls = append(nulls, nullMatcher{f})
+			nulls = append(nulls, nullMatcher{f, c.slot(f)})
 			continue
 		}
 		if special == "re" {
@@ -624,6 +700,9 @@ func (c *compiler) keywords(v *node, feature string) matcher {
 	}
 	vals, _ := scalars(v)
 	m := &keywordMatcher{fields: c.m.Keywords}
+	for _, f := range c.m.Keywords {
+		m.slots = append(m.slots, c.slot(f))
+	}
 	for _, x := range vals {
 		if x.kind == nullNode {
 			c.fail(x, feature, false, "a null keyword")

@@ -25,7 +25,8 @@ type sigmaRule struct {
 	version                            string
 
 	// detection rules
-	filter anomaly.Filter
+	types []string // the logsource's event types
+	expr  matcher
 
 	// correlation rules
 	corr *correlation
@@ -48,9 +49,19 @@ type correlation struct {
 }
 
 type compiledCorr struct {
-	filter  anomaly.Filter
+	filter  filterFunc
 	groupBy anomaly.Field
-	make    func() (anomaly.Detector, error)
+	make    func(c *fieldCache) (anomaly.Detector, error)
+}
+
+// filterFunc makes a rule's filter with one engine's field cache.
+type filterFunc func(c *fieldCache) anomaly.Filter
+
+// filterFunc returns the detection rule's filter maker.
+func (r *sigmaRule) filterFunc() filterFunc {
+	return func(c *fieldCache) anomaly.Filter {
+		return anomaly.Filter{Types: r.types, Expr: exprMatcher{r.expr, c}}
+	}
 }
 
 // Collection is a set of Sigma rules, compiled for rdr: detection rules
@@ -60,12 +71,14 @@ type Collection struct {
 	mapping *Mapping
 	rules   []*sigmaRule
 	out     []outRule
+	slots   map[anomaly.Field]int // field cache slots
 }
 
 // outRule is one rdr rule of the collection, before its detector is made.
 type outRule struct {
-	rule anomaly.Rule
-	make func() (anomaly.Detector, error)
+	rule   anomaly.Rule
+	filter filterFunc
+	make   func(c *fieldCache) (anomaly.Detector, error)
 }
 
 // Len returns the number of rdr rules the collection makes.
@@ -76,9 +89,11 @@ func (c *Collection) Len() int { return len(c.out) }
 // safe for concurrent use.
 func (c *Collection) Rules() []anomaly.Rule {
 	rules := make([]anomaly.Rule, len(c.out))
+	cache := &fieldCache{}
 	for i, o := range c.out {
 		r := o.rule
-		d, err := o.make()
+		r.Filter = o.filter(cache)
+		d, err := o.make(cache)
 		if err != nil {
 			panic("sigma: a compiled rule's detector: " + err.Error()) // checked when compiled
 		}
@@ -186,7 +201,7 @@ func Compile(mapping *Mapping, files ...File) (*Collection, error) {
 	if mapping == nil {
 		mapping = DefaultMapping()
 	}
-	c := &Collection{mapping: mapping}
+	c := &Collection{mapping: mapping, slots: map[anomaly.Field]int{}}
 	var errs []error
 	for _, f := range files {
 		docs, err := parseDocuments(f.data)
@@ -341,12 +356,10 @@ func (c *Collection) read(fileName string, d document) (*sigmaRule, []error) {
 			fail(ls, "logsource", true, "product %q, category %q, service %q is not a logsource of the mapping %s", product, category, service, c.mapping.Name)
 			break
 		}
-		comp := &compiler{m: c.mapping}
+		comp := &compiler{m: c.mapping, slots: c.slots}
 		m := comp.detection(det)
 		errs = append(errs, comp.errs...)
-		if m != nil {
-			r.filter = anomaly.Filter{Types: entry.EventTypes, Expr: exprMatcher{m}}
-		}
+		r.types, r.expr = entry.EventTypes, m
 	case corr != nil:
 		r.corr = c.readCorrelation(corr, b, fail)
 	default:
@@ -367,10 +380,17 @@ func cmpOr(s ...string) string {
 	return ""
 }
 
-// exprMatcher makes a compiled detection an anomaly.Matcher.
-type exprMatcher struct{ m matcher }
+// exprMatcher makes a compiled detection an anomaly.Matcher, with the
+// field cache of the engine it is for (nil: none).
+type exprMatcher struct {
+	m matcher
+	c *fieldCache
+}
 
-func (e exprMatcher) MatchEvent(ev *rdr.Event) bool { return e.m.match(ev) }
+func (e exprMatcher) MatchEvent(ev *rdr.Event) bool {
+	e.c.begin(ev)
+	return e.m.match(ev, e.c)
+}
 
 // anyOf matches the events any of its filters passes.
 type anyOf []anomaly.Filter
@@ -559,23 +579,24 @@ func (c *Collection) link() []error {
 		names[r.rdrName] = r
 		rule := anomaly.Rule{Name: r.rdrName, Description: cmpOr(r.description, r.title), Severity: r.level,
 			Tags: r.tags, Version: r.version, Risk: defaultRisk[r.level]}
-		var mk func() (anomaly.Detector, error)
+		var mk func(*fieldCache) (anomaly.Detector, error)
+		var filter filterFunc
 		if r.corr == nil {
-			rule.Filter, rule.GroupBy = r.filter, c.mapping.GroupBy
-			mk = func() (anomaly.Detector, error) { return anomaly.EveryEvent{}, nil }
+			filter, rule.GroupBy = r.filterFunc(), c.mapping.GroupBy
+			mk = func(*fieldCache) (anomaly.Detector, error) { return anomaly.EveryEvent{}, nil }
 		} else {
 			cc, err := c.compile(r, byRef)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			rule.Filter, rule.GroupBy, mk = cc.filter, cc.groupBy, cc.make
+			filter, rule.GroupBy, mk = cc.filter, cc.groupBy, cc.make
 		}
-		if _, err := mk(); err != nil {
+		if _, err := mk(nil); err != nil {
 			errs = append(errs, &Error{File: r.file, Line: r.line, Rule: r.rdrName, Feature: "correlation", Reason: err.Error()})
 			continue
 		}
-		c.out = append(c.out, outRule{rule: rule, make: mk})
+		c.out = append(c.out, outRule{rule: rule, filter: filter, make: mk})
 	}
 	if len(errs) == 0 {
 		if _, err := anomaly.NewEngine(c.Rules(), anomaly.Config{}); err != nil {
@@ -633,19 +654,17 @@ func (c *Collection) compile(r *sigmaRule, byRef map[string]*sigmaRule) (*compil
 		}
 		refs = append(refs, x)
 	}
-	filterOf := func(x ref) anomaly.Filter {
+	filterOf := func(x ref) filterFunc {
 		if x.cc != nil {
 			return x.cc.filter
 		}
-		return x.r.filter
+		return x.r.filterFunc()
 	}
 	// The events the correlation sees: those of any of its rules.
-	var filters anyOf
 	var types []string
 	allTyped := true
 	for _, x := range refs {
-		f := filterOf(x)
-		filters = append(filters, f)
+		f := filterOf(x)(nil)
 		if len(f.Types) == 0 {
 			allTyped = false
 		}
@@ -655,12 +674,19 @@ func (c *Collection) compile(r *sigmaRule, byRef map[string]*sigmaRule) (*compil
 			}
 		}
 	}
-	out := &compiledCorr{filter: anomaly.Filter{Expr: filters}}
-	if len(refs) == 1 {
-		out.filter = filters[0]
-	} else if allTyped {
-		out.filter.Types = types
+	if !allTyped {
+		types = nil
 	}
+	out := &compiledCorr{filter: func(c *fieldCache) anomaly.Filter {
+		if len(refs) == 1 {
+			return filterOf(refs[0])(c)
+		}
+		var filters anyOf
+		for _, x := range refs {
+			filters = append(filters, filterOf(x)(c))
+		}
+		return anomaly.Filter{Types: types, Expr: filters}
+	}}
 	// Group-by: fields of the mapping, or aliases.
 	var fields []anomaly.Field
 	for _, g := range co.groupBy {
@@ -679,7 +705,7 @@ func (c *Collection) compile(r *sigmaRule, byRef map[string]*sigmaRule) (*compil
 				if !ok {
 					return nil, bad(co.node.get("aliases"), "correlation.aliases."+g, true, "field %q is not in the mapping %s", src, c.mapping.Name)
 				}
-				f0 := filterOf(x)
+				f0 := filterOf(x)(nil) // no cache: an alias field is shared by every engine
 				when = append(when, filterMatcher{&f0})
 				afs = append(afs, f)
 			}
@@ -725,7 +751,7 @@ func (c *Collection) compile(r *sigmaRule, byRef map[string]*sigmaRule) (*compil
 			return nil, err
 		}
 		cfg := anomaly.CountConfig{Window: co.timespan, Threshold: n}
-		out.make = func() (anomaly.Detector, error) { return anomaly.NewCount(cfg) }
+		out.make = func(*fieldCache) (anomaly.Detector, error) { return anomaly.NewCount(cfg) }
 	case "value_count":
 		if co.field == "" {
 			return nil, bad(condNode, "correlation.condition.field", false, "is required for value_count")
@@ -739,7 +765,7 @@ func (c *Collection) compile(r *sigmaRule, byRef map[string]*sigmaRule) (*compil
 			return nil, err
 		}
 		cfg := anomaly.DistinctConfig{Window: co.timespan, Field: f, Threshold: n}
-		out.make = func() (anomaly.Detector, error) { return anomaly.NewDistinct(cfg) }
+		out.make = func(*fieldCache) (anomaly.Detector, error) { return anomaly.NewDistinct(cfg) }
 	case "temporal", "temporal_ordered":
 		if co.field != "" {
 			return nil, bad(condNode, "correlation.condition.field", false, "%s takes no field", co.typ)
@@ -759,12 +785,12 @@ func (c *Collection) compile(r *sigmaRule, byRef map[string]*sigmaRule) (*compil
 			return nil, bad(condNode, "correlation.condition", true, "temporal_ordered with fewer than all its rules is not supported")
 		}
 		window := co.timespan
-		mk := func() (anomaly.Detector, error) {
+		mk := func(c *fieldCache) (anomaly.Detector, error) {
 			cfg := anomaly.TemporalConfig{Window: window, Ordered: ordered, Min: min}
 			for _, x := range refs {
-				step := anomaly.TemporalStep{Name: x.r.rdrName, Filter: filterOf(x)}
+				step := anomaly.TemporalStep{Name: x.r.rdrName, Filter: filterOf(x)(c)}
 				if x.cc != nil {
-					d, err := x.cc.make()
+					d, err := x.cc.make(c)
 					if err != nil {
 						return nil, err
 					}
