@@ -129,7 +129,7 @@ type Engine struct {
 	byType  map[string][]*ruleRT
 	untyped []*ruleRT
 	risk    []*ruleRT // the rules whose detector is a RiskAccumulator
-	order []*ruleRT // the rules in the order their detectors advance: risk last, so it sees what the others detect
+	order   []*ruleRT // the rules in the order their detectors advance: risk last, so it sees what the others detect
 
 	clock     rdr.Clock
 	maxFuture int64

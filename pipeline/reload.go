@@ -126,4 +126,3 @@ func (p *Processor) RuleStats() []anomaly.RuleStats {
 	}
 	return out
 }
-

@@ -350,4 +350,3 @@ func (s *ruleSet) postReload(w http.ResponseWriter, _ *http.Request) {
 	rules, _ := s.view()
 	writeJSON(w, http.StatusOK, map[string]any{"rules": rules, "reload": res})
 }
-
