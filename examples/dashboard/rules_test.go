@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,4 +205,56 @@ func TestRulesDefaultSet(t *testing.T) {
 	status, body := do(t, http.MethodPost, base+"/api/rules/reload", "")
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, 9.0, body["reload"].(map[string]any)["unchanged"])
+}
+
+func loginAt(user, ip string, at time.Time) string {
+	return string(rdr.AppendJSON(nil, rdr.Event{Time: at, Type: "login_success", UserID: user, IP: netip.MustParseAddr(ip), Severity: rdr.SeverityLow}))
+}
+
+// A first-seen rule with a learning period, and a risk-only rule feeding
+// the risk rule, run through the dashboard's API: exactly the alerts the
+// learning and the risk allow.
+func TestLearningPeriodAndRiskOnlyThroughTheAPI(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rules.yaml")
+	writeFile(t, file, `rules:
+  - name: new-ip
+    type: first-seen
+    filter: {eventType: login_success}
+    field: ipAddress
+    learn-events: 3
+    severity: low
+  - name: new-ip-risk
+    type: first-seen
+    filter: {eventType: login_success, userId: [carol]}
+    field: ipAddress
+    severity: low
+    risk: 60
+    risk-only: true
+    resolve: 1ns # each new address is its own (silent) alert, adding its risk
+  - name: user-risk
+    type: risk
+    condition: {gte: 100}
+    severity: high
+    risk: 0
+`)
+	base := server(t, func(o *options) { o.rules = file })
+	now := time.Now().UTC()
+	var lines []string
+	for i, l := range []struct{ user, ip string }{
+		{"alice", "10.0.0.1"}, {"alice", "10.0.0.2"}, {"alice", "10.0.0.1"}, {"alice", "10.0.0.9"}, // the 4th: 3 events before it
+		{"bob", "10.0.1.1"}, {"bob", "10.0.1.2"}, // still learning
+		{"carol", "10.0.2.1"}, {"carol", "10.0.2.2"}, {"carol", "10.0.2.3"}, // new-ip-risk: 60 + 60
+	} {
+		lines = append(lines, loginAt(l.user, l.ip, now.Add(time.Duration(i)*time.Millisecond)))
+	}
+	status, _ := do(t, http.MethodPost, base+"/api/events", strings.Join(lines, "\n"))
+	require.Equal(t, http.StatusOK, status)
+	waitFor(t, func() bool { return len(firedAlerts(t, base)) == 2 })
+	time.Sleep(200 * time.Millisecond) // nothing else comes
+	assert.ElementsMatch(t, []string{"new-ip alice", "user-risk carol"}, firedAlerts(t, base))
+	rules, _ := rulesView(t, base)
+	assert.Equal(t, 2.0, rules["new-ip-risk"].(map[string]any)["stats"].(map[string]any)["fired"], "counted, not alerted")
+	assert.Equal(t, 1.0, rules["new-ip"].(map[string]any)["stats"].(map[string]any)["fired"])
+	assert.Equal(t, true, rules["new-ip-risk"].(map[string]any)["riskOnly"])
 }
