@@ -24,7 +24,7 @@ const SCREENSHOT = path.join(HERE, 'screenshot.png');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TOKEN = process.env.E2E_TOKEN || '';
 const ALERT_MS = Number(process.env.E2E_ALERT_MS || 2000);
-const TOTAL_CHECKS = 10;
+const TOTAL_CHECKS = 13;
 const WATCHDOG_MS = 8 * 60_000; // build + run, hard upper bound
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -328,6 +328,56 @@ async function main() {
       if (!found) throw new Error(`GET /api/alerts has no alert ${alertId}`);
       if (found.acked !== true) throw new Error(`GET /api/alerts has acked=${found.acked} for ${alertId}`);
       return 'row and /api/alerts agree';
+    });
+
+    await check('the ATT&CK technique filter keeps the brute-force alert (T1110) and drops it for another technique', async () => {
+      if (!alertId) throw new Error('no alert');
+      const row = page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}]`);
+      const chips = await row.locator('[data-testid=alert-technique]').allTextContents();
+      if (!chips.includes('T1110')) throw new Error(`alert row shows techniques ${JSON.stringify(chips)}`);
+      await page.locator('[data-testid=filter-technique]').selectOption('T1110', { timeout: 5000 });
+      await row.waitFor({ timeout: 5000 });
+      const others = (await page.locator('[data-testid=filter-technique] option').allTextContents()).filter((t) => t !== 'any' && !t.startsWith('T1110'));
+      if (others.length > 0) {
+        await page.locator('[data-testid=filter-technique]').selectOption(others[0], { timeout: 5000 });
+        await row.waitFor({ state: 'detached', timeout: 5000 });
+      }
+      await page.locator('[data-testid=filter-technique]').selectOption('', { timeout: 5000 });
+      await row.waitFor({ timeout: 5000 });
+      return `chips ${chips.join(',')}; other technique ${others[0] ?? 'none'}`;
+    });
+
+    await check('the rules panel lists the 9 default rules with stats; Reload rules says ok', async () => {
+      const rows = page.locator('[data-testid=rule-row]');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=rule-row]').length === 9, null, { timeout: 10_000 });
+      // The panel refreshes every 5 s: wait for the brute force to be counted.
+      await page.waitForFunction(() => {
+        const cells = document.querySelectorAll('[data-testid=rule-row][data-rule=failed-login-burst] td');
+        return cells.length > 4 && Number((cells[4].textContent ?? '').replace(/\D/g, '')) >= 1;
+      }, null, { timeout: 12_000 });
+      const fired = (await page.locator('[data-testid=rule-row][data-rule=failed-login-burst] td').allTextContents())[4];
+      await page.locator('[data-testid=rules-reload]').click({ timeout: 5000 });
+      await page.locator('[data-testid=rules-reload-result][data-ok=true]').filter({ hasText: 'api' }).waitFor({ timeout: 10_000 });
+      return `${await rows.count()} rules, failed-login-burst fired ${fired}`;
+    });
+
+    await check('Silence… on an alert makes an active silence; Expire expires it', async () => {
+      if (!alertId) throw new Error('no alert');
+      const row = page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}]`);
+      await row.locator('[data-testid=alert-silence]').click({ timeout: 5000 });
+      const rule = await page.locator('[data-testid=silence-rule]').inputValue();
+      if (rule !== 'failed-login-burst') throw new Error(`form prefilled with rule ${rule}`);
+      await page.locator('[data-testid=silence-author]').fill('e2e');
+      await page.locator('[data-testid=silence-comment]').fill('browser test');
+      await page.locator('[data-testid=silence-create]').click({ timeout: 5000 });
+      const active = page.locator('[data-testid=silence-row][data-state=active]').filter({ hasText: victim });
+      await active.waitFor({ timeout: 10_000 });
+      await active.locator('[data-testid=silence-expire]').click({ timeout: 5000 });
+      await page.locator('[data-testid=silence-row][data-state=expired]').filter({ hasText: victim }).waitFor({ timeout: 10_000 });
+      const res = await api(base, '/api/silences');
+      const s = (res.body?.silences ?? []).find((x) => x.matchers.some((m) => m.value === victim));
+      if (!s || s.state !== 'expired' || s.createdBy !== 'e2e') throw new Error(`GET /api/silences: ${JSON.stringify(s)}`);
+      return `silence ${s.id} expired`;
     });
 
     await check('header shows the Dead letters and Late counts', async () => {

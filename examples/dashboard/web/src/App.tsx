@@ -6,6 +6,7 @@ import { EventsPerSecondChart } from './components/EventsPerSecondChart';
 import { EventTimeline } from './components/EventTimeline';
 import { FilterChip } from './components/FilterChip';
 import { HistoryView } from './components/HistoryView';
+import { RulesPanel, type SilenceDraft, SilencesPanel } from './components/DetectionPanels';
 import { LiveToggle } from './components/LiveToggle';
 import { MetricCard } from './components/MetricCard';
 import { RangePicker } from './components/RangePicker';
@@ -39,6 +40,7 @@ export default function App({ loginError = null }: { loginError?: string | null 
   const { state } = stream;
   const health = useHealth();
   const [refused, setRefused] = useState<RefusedKind | null>(null);
+  const [silenceDraft, setSilenceDraft] = useState<SilenceDraft | null>(null);
   const closeRefused = useCallback(() => setRefused(null), []);
 
   const pick = useCallback(
@@ -210,6 +212,7 @@ export default function App({ loginError = null }: { loginError?: string | null 
               onPick={pick}
               selected={view.alert}
               onSelect={selectAlert}
+              onSilence={(rule, key) => setSilenceDraft({ rule, key })}
             />
           )}
         </WithNow>
@@ -236,6 +239,11 @@ export default function App({ loginError = null }: { loginError?: string | null 
         </div>
 
         <HistoryView time={time} />
+
+        <div className="row lower-row">
+          <RulesPanel />
+          <SilencesPanel key={silenceDraft ? `${silenceDraft.rule}/${silenceDraft.key}` : 'none'} draft={silenceDraft} onDone={() => setSilenceDraft(null)} />
+        </div>
       </main>
       {refused ? (
         <RefusedPanel

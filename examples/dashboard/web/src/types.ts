@@ -32,6 +32,10 @@ export interface Alert {
   message: string;
   events?: SecurityEvent[] | null;
   acked: boolean;
+  /** the rule's tags, e.g. attack.credential-access, attack.t1110 */
+  tags?: string[];
+  /** the ID of the silence that matched the alert, if any */
+  silencedBy?: string;
 }
 
 export interface Metrics {

@@ -1,4 +1,5 @@
-import { Fragment, memo } from 'react';
+import { Fragment, memo, useMemo, useState } from 'react';
+import { attackOptions, matchesAttack, techniquesOf } from '../lib/attack';
 import { formatAgo, formatClock, formatInt } from '../lib/format';
 import type { Alert } from '../types';
 import { SeverityPill } from './SeverityPill';
@@ -13,11 +14,17 @@ interface Props {
   selected: string | null;
   onSelect: (id: string | null) => void;
   maxRows?: number;
+  /** silence the alerts of this rule and key (opens the silence form) */
+  onSilence?: (rule: string, key: string) => void;
 }
 
 /** Alerts, firing first and newest first, with severity colours and an Acknowledge button. */
-export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, onPick, selected, onSelect, maxRows = 100 }: Props) {
+export const AlertTable = memo(function AlertTable({ alerts: all, total, now, onAck, onPick, selected, onSelect, maxRows = 100, onSilence }: Props) {
   const open = selected;
+  const [tactic, setTactic] = useState<string | null>(null);
+  const [technique, setTechnique] = useState<string | null>(null);
+  const options = useMemo(() => attackOptions(all), [all]);
+  const alerts = useMemo(() => all.filter((a) => matchesAttack(a.tags, tactic, technique)), [all, tactic, technique]);
   const rows = alerts.slice(0, maxRows);
   const firing = alerts.filter((a) => a.status === 'firing').length;
   return (
@@ -28,6 +35,28 @@ export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, 
           {formatInt(firing)} firing · {formatInt(alerts.length)}
           {alerts.length !== total ? ` of ${formatInt(total)}` : ''} shown
         </span>
+        <label className="muted small">
+          tactic{' '}
+          <select data-testid="filter-tactic" value={tactic ?? ''} onChange={(e) => setTactic(e.target.value || null)}>
+            <option value="">any</option>
+            {options.tactics.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="muted small">
+          technique{' '}
+          <select data-testid="filter-technique" value={technique ?? ''} onChange={(e) => setTechnique(e.target.value || null)}>
+            <option value="">any</option>
+            {options.techniques.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
       </header>
       {rows.length === 0 ? (
         <div className="empty">no alerts</div>
@@ -72,6 +101,11 @@ export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, 
                       >
                         {open === a.id ? '▾' : '▸'} {a.rule}
                       </button>
+                      {techniquesOf(a.tags).map((t) => (
+                        <span key={t} className="chip small" data-testid="alert-technique">
+                          {t}
+                        </span>
+                      ))}
                     </td>
                     <td>
                       <button type="button" className="linklike key" onClick={() => onPick(a.key)} title={`filter by ${a.key}`}>
@@ -82,6 +116,11 @@ export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, 
                     <td className="num">{formatInt(a.riskScore)}</td>
                     <td>
                       <span className={`status status-${a.status}`}>{a.status}</span>
+                      {a.silencedBy ? (
+                        <span className="chip small muted" title={`silenced by ${a.silencedBy}`} data-testid="alert-silenced">
+                          silenced
+                        </span>
+                      ) : null}
                     </td>
                     <td title={a.lastSeen}>{formatAgo(a.lastSeen, now)}</td>
                     <td className="msg" title={a.message}>
@@ -97,6 +136,11 @@ export const AlertTable = memo(function AlertTable({ alerts, total, now, onAck, 
                       >
                         {a.acked ? '✓ Acknowledged' : 'Acknowledge'}
                       </button>
+                      {onSilence ? (
+                        <button type="button" className="btn small" data-testid="alert-silence" onClick={() => onSilence(a.rule, a.key)}>
+                          Silence…
+                        </button>
+                      ) : null}
                     </td>
                   </tr>
                   {open === a.id ? (

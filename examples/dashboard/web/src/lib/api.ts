@@ -158,3 +158,75 @@ export const api = {
   refused: (kind: RefusedKind, limit = 100, signal?: AbortSignal) =>
     apiFetch<unknown>(`/api/${kind}?limit=${limit}`, {}, signal).then(parseRefused),
 };
+
+/** A silence, as GET /api/silences lists it. */
+export interface SilenceView {
+  id: string;
+  matchers: { name: string; op: string; value: string }[];
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+  createdAt: string;
+  state: 'active' | 'pending' | 'expired';
+}
+
+export interface SilenceRequest {
+  matchers: { name: string; op: string; value: string }[];
+  duration: string;
+  createdBy: string;
+  comment: string;
+}
+
+/** The body of POST /api/silences for a form, or an error naming what is missing. */
+export function silenceRequest(form: { rule: string; key: string; duration: string; createdBy: string; comment: string }): SilenceRequest | string {
+  const matchers: SilenceRequest['matchers'] = [];
+  if (form.rule.trim()) matchers.push({ name: 'rule', op: '=', value: form.rule.trim() });
+  if (form.key.trim()) matchers.push({ name: 'key', op: '=', value: form.key.trim() });
+  if (matchers.length === 0) return 'give a rule or a key';
+  if (!form.createdBy.trim()) return 'give an author';
+  if (!form.comment.trim()) return 'give a comment';
+  return { matchers, duration: form.duration, createdBy: form.createdBy.trim(), comment: form.comment.trim() };
+}
+
+export interface RuleView {
+  name: string;
+  description: string;
+  type: string;
+  severity: string;
+  groupBy: string;
+  tags: string[];
+  riskOnly: boolean;
+  source: string;
+  stats?: { matched: number; skipped: number; detections: number; fired: number; resolved: number; firing: number; keys: number };
+}
+
+export interface ReloadView {
+  at: string;
+  ok: boolean;
+  error: string;
+  trigger: string;
+  files: string[];
+  rules: number;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: number;
+}
+
+export const detectionApi = {
+  silences: (signal?: AbortSignal) => apiFetch<{ silences: SilenceView[] }>('/api/silences', {}, signal),
+  createSilence: (body: SilenceRequest) =>
+    apiFetch<{ silence: SilenceView }>('/api/silences', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
+  expireSilence: (id: string) => apiFetch<{ silence: SilenceView }>(`/api/silences/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  rules: (signal?: AbortSignal) => apiFetch<{ rules: RuleView[]; reload: ReloadView }>('/api/rules', {}, signal),
+  reload: async (): Promise<ReloadView> => {
+    try {
+      const r = await apiFetch<{ reload: ReloadView }>('/api/rules/reload', { method: 'POST' });
+      return r.reload;
+    } catch (e) {
+      if (e instanceof ApiError) return { at: new Date().toISOString(), ok: false, error: e.message, trigger: 'api', files: [], rules: 0, added: [], removed: [], changed: [], unchanged: 0 };
+      throw e;
+    }
+  },
+};
