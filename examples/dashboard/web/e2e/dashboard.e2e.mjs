@@ -24,7 +24,7 @@ const SCREENSHOT = path.join(HERE, 'screenshot.png');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TOKEN = process.env.E2E_TOKEN || '';
 const ALERT_MS = Number(process.env.E2E_ALERT_MS || 2000);
-const TOTAL_CHECKS = 13;
+const TOTAL_CHECKS = 14;
 const WATCHDOG_MS = 8 * 60_000; // build + run, hard upper bound
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -135,6 +135,11 @@ async function startServer() {
   const t0 = Date.now();
   await run('go', ['build', '-o', bin, './examples/dashboard'], { cwd: root }, 5 * 60_000);
   log(`# built in ${Date.now() - t0} ms`);
+  // The default rules, from a file of our own: the Rules page's reload
+  // check breaks it and mends it.
+  rulesFile = path.join(tmpDir, 'rules', 'default.yaml');
+  fs.mkdirSync(path.dirname(rulesFile));
+  fs.copyFileSync(path.join(root, 'anomaly', 'rules', 'default.yaml'), rulesFile);
   const port = await freePort();
   serverBin = bin;
   serverAddr = `127.0.0.1:${port}`;
@@ -145,13 +150,14 @@ async function startServer() {
 
 let serverBin = null;
 let serverAddr = null;
+let rulesFile = null;
 
 // spawnServer runs the built binary on serverAddr and waits until it is ready.
 async function spawnServer() {
   // Embedded mode whatever RDR_* variables the environment sets (CI sets
   // the Kafka and InfluxDB ones for the Go integration tests).
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RDR_')));
-  const args = ['-addr', serverAddr, ...(TOKEN ? ['-token', TOKEN] : [])];
+  const args = ['-addr', serverAddr, ...(rulesFile ? ['-rules', rulesFile] : []), ...(TOKEN ? ['-token', TOKEN] : [])];
   server = spawn(serverBin, args, { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', remember);
   server.stderr.on('data', remember);
@@ -237,7 +243,10 @@ async function main() {
     const page = await launchBrowser();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
+      if (m.type() !== 'error') return;
+      // The refused reload the Rules check asks for is a 422 on purpose.
+      if (/status of 422/.test(m.text()) && (m.location()?.url ?? '').endsWith('/api/rules/reload')) return;
+      pageErrors.push(`console: ${m.text()}`);
     });
     const url = `${base}/${TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ''}`;
     await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20_000 });
@@ -275,9 +284,8 @@ async function main() {
       return `total ${t1} → ${t2}, eps ${e1} → ${e2}`;
     });
 
-    // POSTs a brute force on victim and returns the alert row's id and how
-    // long after the POST the row became visible.
-    const bruteForce = async (victim) => {
+    // POSTs 8 failed logins of victim from one address.
+    const postBruteForce = async (victim) => {
       const now = new Date().toISOString();
       const events = Array.from({ length: 8 }, (_, i) => ({
         timestamp: now,
@@ -287,7 +295,6 @@ async function main() {
         severity: 'medium',
         metadata: { source: 'e2e', attempt: i + 1 },
       }));
-      const t0 = Date.now();
       const res = await api(base, '/api/events', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -296,6 +303,13 @@ async function main() {
       if (res.status >= 300 || res.body?.accepted !== 8) {
         throw new Error(`POST /api/events → ${res.status} ${JSON.stringify(res.body)}`);
       }
+    };
+
+    // POSTs a brute force on victim and returns the alert row's id and how
+    // long after the POST the row became visible.
+    const bruteForce = async (victim) => {
+      const t0 = Date.now();
+      await postBruteForce(victim);
       const row = page.locator('[data-testid=alert-row]', { hasText: victim }).first();
       await row.waitFor({ timeout: Math.max(10_000, ALERT_MS) });
       const ms = Date.now() - t0;
@@ -330,54 +344,175 @@ async function main() {
       return 'row and /api/alerts agree';
     });
 
-    await check('the ATT&CK technique filter keeps the brute-force alert (T1110) and drops it for another technique', async () => {
+    await check('the ATT&CK filter narrows the alert table: T1110 takes its sub-technique T1110.003, T1110.003 only itself; tactics too; in the URL', async () => {
       if (!alertId) throw new Error('no alert');
-      const row = page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}]`);
-      const chips = await row.locator('[data-testid=alert-technique]').allTextContents();
-      if (!chips.includes('T1110')) throw new Error(`alert row shows techniques ${JSON.stringify(chips)}`);
-      await page.locator('[data-testid=filter-technique]').selectOption('T1110', { timeout: 5000 });
-      await row.waitFor({ timeout: 5000 });
-      const others = (await page.locator('[data-testid=filter-technique] option').allTextContents()).filter((t) => t !== 'any' && !t.startsWith('T1110'));
-      if (others.length > 0) {
-        await page.locator('[data-testid=filter-technique]').selectOption(others[0], { timeout: 5000 });
-        await row.waitFor({ state: 'detached', timeout: 5000 });
-      }
-      await page.locator('[data-testid=filter-technique]').selectOption('', { timeout: 5000 });
-      await row.waitFor({ timeout: 5000 });
-      return `chips ${chips.join(',')}; other technique ${others[0] ?? 'none'}`;
+      const burst = page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}]`);
+      const chips = await burst.locator('[data-testid=alert-technique]').allTextContents();
+      if (JSON.stringify(chips) !== JSON.stringify(['T1110'])) throw new Error(`the brute force's row shows techniques ${JSON.stringify(chips)}`);
+      const tactics = (await burst.locator('[data-testid=alert-tactics]').textContent({ timeout: 5000 })) ?? '';
+      if (tactics.trim() !== 'credential-access') throw new Error(`the brute force's row shows tactics ${JSON.stringify(tactics)}`);
+      // A password spray (T1110.003, keyed by a fresh address) and a first
+      // privilege change (T1098, persistence) of our own.
+      const now = new Date().toISOString();
+      const sprayIp = `203.0.113.${1 + Math.floor(Math.random() * 250)}`;
+      const priv = `${victim}-admin`;
+      const posted = await api(base, '/api/events', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify([
+          ...Array.from({ length: 20 }, (_, i) => ({ timestamp: now, eventType: 'login_failed', userId: `${victim}-s${i}`, ipAddress: sprayIp, severity: 'medium' })),
+          { timestamp: now, eventType: 'privilege_change', userId: priv, ipAddress: '198.51.100.9', severity: 'high' },
+        ]),
+      });
+      if (posted.body?.accepted !== 21) throw new Error(`POST /api/events → ${posted.status} ${JSON.stringify(posted.body)}`);
+      const spray = page.locator('[data-testid=alert-row]', { hasText: sprayIp });
+      const privRow = page.locator('[data-testid=alert-row]', { hasText: priv }).filter({ hasText: 'first-privilege-change' });
+      await spray.waitFor({ timeout: 10_000 });
+      await privRow.waitFor({ timeout: 10_000 });
+      const select = (what) => page.locator(`[data-testid=filter-${what}]`);
+      const options = await select('technique').locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+      for (const t of ['T1098', 'T1110', 'T1110.003']) if (!options.includes(t)) throw new Error(`technique options ${JSON.stringify(options)} lack ${t}`);
+      const shown = async () => ({ burst: await burst.count(), spray: await spray.count(), priv: await privRow.count() });
+      const expect = async (what, value, want) => {
+        await select(what).selectOption(value, { timeout: 5000 });
+        const got = await until(async () => {
+          const g = await shown();
+          return JSON.stringify(g) === JSON.stringify(want) ? g : null;
+        }, 5000, `${what}=${value}: rows ${JSON.stringify(await shown())}, want ${JSON.stringify(want)}`);
+        const url = new URL(page.url()).searchParams.get(what);
+        if (url !== (value || null)) throw new Error(`${what}=${value}: the URL has ${what}=${url}`);
+        return got;
+      };
+      await expect('technique', 'T1110', { burst: 1, spray: 1, priv: 0 });
+      await expect('technique', 'T1110.003', { burst: 0, spray: 1, priv: 0 });
+      await expect('technique', 'T1098', { burst: 0, spray: 0, priv: 1 });
+      await expect('technique', '', { burst: 1, spray: 1, priv: 1 });
+      await expect('tactic', 'persistence', { burst: 0, spray: 0, priv: 1 });
+      await expect('tactic', 'credential-access', { burst: 1, spray: 1, priv: 0 });
+      await expect('technique', 'T1110.003', { burst: 0, spray: 1, priv: 0 });
+      await page.locator('[data-testid=filter-attack-clear]').click({ timeout: 5000 });
+      await until(async () => JSON.stringify(await shown()) === JSON.stringify({ burst: 1, spray: 1, priv: 1 }), 5000, 'clear did not bring every row back');
+      const u = new URL(page.url()).searchParams;
+      if (u.has('tactic') || u.has('technique')) throw new Error(`URL after clear: ${new URL(page.url()).search}`);
+      return `options ${options.join(',')}`;
     });
 
-    await check('the rules panel lists the 9 default rules with stats; Reload rules says ok', async () => {
+    await check('the Rules page lists the 9 default rules with their stats, most alerts fired first', async () => {
+      await page.locator('[data-testid=nav-rules]').click({ timeout: 5000 });
       const rows = page.locator('[data-testid=rule-row]');
       await page.waitForFunction(() => document.querySelectorAll('[data-testid=rule-row]').length === 9, null, { timeout: 10_000 });
-      // The panel refreshes every 5 s: wait for the brute force to be counted.
-      await page.waitForFunction(() => {
-        const cells = document.querySelectorAll('[data-testid=rule-row][data-rule=failed-login-burst] td');
-        return cells.length > 4 && Number((cells[4].textContent ?? '').replace(/\D/g, '')) >= 1;
-      }, null, { timeout: 12_000 });
-      const fired = (await page.locator('[data-testid=rule-row][data-rule=failed-login-burst] td').allTextContents())[4];
-      await page.locator('[data-testid=rules-reload]').click({ timeout: 5000 });
-      await page.locator('[data-testid=rules-reload-result][data-ok=true]').filter({ hasText: 'api' }).waitFor({ timeout: 10_000 });
-      return `${await rows.count()} rules, failed-login-burst fired ${fired}`;
+      // Stats refresh every 5 s: wait for the brute force to be counted.
+      const burst = page.locator('[data-testid=rule-row][data-rule=failed-login-burst]');
+      await until(async () => Number((await burst.getAttribute('data-fired', { timeout: 5000 })) || 0) >= 1, 12_000, 'failed-login-burst shows no alert fired');
+      const fired = ((await burst.locator('[data-testid=rule-fired]').textContent()) ?? '').trim();
+      const matched = ((await burst.locator('[data-testid=rule-matched]').textContent()) ?? '').trim();
+      const order = await rows.evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('data-fired'))));
+      if (order.some((v, i) => i > 0 && v > order[i - 1])) throw new Error(`rules not sorted by fired: ${order}`);
+      const res = await api(base, '/api/rules');
+      const names = (res.body?.rules ?? []).map((r) => r.name).sort();
+      const shown = (await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-rule')))).sort();
+      if (JSON.stringify(names) !== JSON.stringify(shown)) throw new Error(`page shows ${shown}, GET /api/rules ${names}`);
+      // A click on Matched sorts by it.
+      await page.locator('[data-testid=rules-sort-matched]').click({ timeout: 5000 });
+      const byMatched = await rows.evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('data-matched'))));
+      if (byMatched.some((v, i) => i > 0 && v > byMatched[i - 1])) throw new Error(`rules not sorted by matched: ${byMatched}`);
+      await page.locator('[data-testid=rules-sort-fired]').click({ timeout: 5000 });
+      return `${await rows.count()} rules, failed-login-burst fired ${fired} of ${matched} matched`;
     });
 
-    await check('Silence… on an alert makes an active silence; Expire expires it', async () => {
+    await check('Reload rules says ok; with a broken rule file it shows the refusal verbatim and the 9 rules keep running', async () => {
+      const result = page.locator('[data-testid=rules-reload-result]');
+      const reload = async (ok) => {
+        const before = (await result.getAttribute('data-at').catch(() => null)) ?? '';
+        await page.locator('[data-testid=rules-reload]').click({ timeout: 5000 });
+        const done = page.locator(`[data-testid=rules-reload-result][data-ok=${ok}][data-trigger=api]:not([data-at=${cssString(before)}])`);
+        await done.waitFor({ timeout: 10_000 });
+        return done;
+      };
+      const ok = await reload(true);
+      const status = ((await ok.locator('[data-testid=rules-reload-status]').textContent()) ?? '').trim();
+      const text = ((await ok.textContent()) ?? '').replace(/\s+/g, ' ');
+      if (status !== 'ok' || !text.includes('9 rules: 0 added, 0 removed, 0 changed, 9 unchanged')) throw new Error(`reload result: ${text}`);
+      if (!rulesFile) return `ok (${text.trim().slice(0, 80)}); not our server: no broken file`;
+      const good = fs.readFileSync(rulesFile, 'utf8');
+      try {
+        fs.writeFileSync(rulesFile, good.replace('type: count', 'type: no-such-type'));
+        const refused = await reload(false);
+        const shown = ((await refused.locator('[data-testid=rules-reload-error]').textContent()) ?? '').trim();
+        const res = await api(base, '/api/rules');
+        const want = res.body?.reload?.error ?? '';
+        if (!want || shown !== want.trim()) throw new Error(`page shows ${JSON.stringify(shown)}, GET /api/rules ${JSON.stringify(want)}`);
+        if ((res.body?.rules ?? []).length !== 9) throw new Error(`${(res.body?.rules ?? []).length} rules running after the refusal`);
+        const n = await page.locator('[data-testid=rule-row]').count();
+        if (n !== 9) throw new Error(`${n} rule rows after the refusal`);
+        fs.writeFileSync(rulesFile, good);
+        await reload(true);
+        return `ok; refused: ${JSON.stringify(shown.slice(0, 100))}; mended: ok`;
+      } finally {
+        fs.writeFileSync(rulesFile, good);
+      }
+    });
+
+    await check('Silence… on an alert makes an active silence from the form; a new alert it matches is marked, listed only with "show silenced"; Expire makes it expired', async () => {
       if (!alertId) throw new Error('no alert');
+      await page.locator('[data-testid=nav-live]').click({ timeout: 5000 });
       const row = page.locator(`[data-testid=alert-row][data-alert-id=${cssString(alertId)}]`);
       await row.locator('[data-testid=alert-silence]').click({ timeout: 5000 });
-      const rule = await page.locator('[data-testid=silence-rule]').inputValue();
-      if (rule !== 'failed-login-burst') throw new Error(`form prefilled with rule ${rule}`);
+      await page.locator('[data-testid=silences-page]').waitFor({ timeout: 5000 });
+      const matcher = page.locator('[data-testid=silence-matcher]');
+      const read = () =>
+        matcher.evaluateAll((ms) =>
+          ms.map((m) => ['name', 'op', 'value'].map((f) => m.querySelector(`[data-testid=silence-matcher-${f}]`).value).join('')),
+        );
+      const prefilled = await read();
+      if (JSON.stringify(prefilled) !== JSON.stringify(['rule=failed-login-burst', `key=${victim}`])) throw new Error(`form prefilled with ${JSON.stringify(prefilled)}`);
+      // The form checks before it posts.
+      await page.locator('[data-testid=silence-create]').click({ timeout: 5000 });
+      const err = ((await page.locator('[data-testid=silence-error]').textContent({ timeout: 5000 })) ?? '').trim();
+      if (!/author/.test(err)) throw new Error(`an empty author gives ${JSON.stringify(err)}`);
+      // The victim's alert is firing and is not emitted again soon: the
+      // silence also takes a second user, whose alert is new.
+      const second = `${victim}-2`;
+      await matcher.nth(1).locator('[data-testid=silence-matcher-op]').selectOption('=~', { timeout: 5000 });
+      await matcher.nth(1).locator('[data-testid=silence-matcher-value]').fill(`${victim}|${second}`);
+      await page.locator('[data-testid=silence-duration-1h]').click({ timeout: 5000 });
       await page.locator('[data-testid=silence-author]').fill('e2e');
       await page.locator('[data-testid=silence-comment]').fill('browser test');
       await page.locator('[data-testid=silence-create]').click({ timeout: 5000 });
-      const active = page.locator('[data-testid=silence-row][data-state=active]').filter({ hasText: victim });
+      const active = page.locator('[data-testid=silence-row][data-state=active]').filter({ hasText: second });
       await active.waitFor({ timeout: 10_000 });
-      await active.locator('[data-testid=silence-expire]').click({ timeout: 5000 });
-      await page.locator('[data-testid=silence-row][data-state=expired]').filter({ hasText: victim }).waitFor({ timeout: 10_000 });
+      const id = await active.getAttribute('data-silence-id');
+      await page.locator('[data-testid=nav-silences-active]').waitFor({ timeout: 10_000 });
+      // The second user's alert is silenced: not sent live, listed (marked)
+      // from GET /api/alerts?silenced=true once "show silenced" is on.
+      await postBruteForce(second);
+      await page.locator('[data-testid=nav-live]').click({ timeout: 5000 });
+      const marked = page.locator('[data-testid=alert-row][data-silenced=true]', { hasText: second });
+      await sleep(1000);
+      if ((await marked.count()) > 0) throw new Error('a silenced alert is listed with "show silenced" off');
+      await page.locator('[data-testid=show-silenced]').check({ timeout: 5000 });
+      await marked.waitFor({ timeout: 10_000 });
+      const title = (await marked.locator('[data-testid=alert-silenced]').getAttribute('title')) ?? '';
+      if (!title.includes(id) || !title.includes('browser test')) throw new Error(`silenced mark's tooltip ${JSON.stringify(title)}`);
+      if (new URL(page.url()).searchParams.get('silenced') !== 'true') throw new Error(`URL ${new URL(page.url()).search} has no silenced=true`);
+      await page.locator('[data-testid=show-silenced]').uncheck({ timeout: 5000 });
+      await marked.waitFor({ state: 'detached', timeout: 5000 });
+      await row.waitFor({ timeout: 5000 }); // the victim's alert, emitted before the silence, is still listed
+      await page.locator('[data-testid=nav-silences]').click({ timeout: 5000 });
+      const again = page.locator(`[data-testid=silence-row][data-silence-id=${cssString(id)}]`);
+      await again.locator('[data-testid=silence-expire]').click({ timeout: 5000 });
+      await page.locator(`[data-testid=silence-row][data-silence-id=${cssString(id)}][data-state=expired]`).waitFor({ timeout: 10_000 });
       const res = await api(base, '/api/silences');
-      const s = (res.body?.silences ?? []).find((x) => x.matchers.some((m) => m.value === victim));
-      if (!s || s.state !== 'expired' || s.createdBy !== 'e2e') throw new Error(`GET /api/silences: ${JSON.stringify(s)}`);
-      return `silence ${s.id} expired`;
+      const s = (res.body?.silences ?? []).find((x) => x.id === id);
+      const want = JSON.stringify([
+        { name: 'rule', op: '=', value: 'failed-login-burst' },
+        { name: 'key', op: '=~', value: `${victim}|${second}` },
+      ]);
+      if (!s || s.state !== 'expired' || s.createdBy !== 'e2e' || s.comment !== 'browser test' || JSON.stringify(s.matchers) !== want) {
+        throw new Error(`GET /api/silences: ${JSON.stringify(s)}`);
+      }
+      await page.locator('[data-testid=nav-live]').click({ timeout: 5000 });
+      return `silence ${id}: active, ${second}'s alert marked and hidden, expired`;
     });
 
     await check('header shows the Dead letters and Late counts', async () => {

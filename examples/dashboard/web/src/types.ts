@@ -169,3 +169,92 @@ export interface RefusedList {
 }
 
 export type RefusedKind = 'deadletters' | 'late';
+
+/** What a silence matcher looks at in an alert. */
+export type SilenceMatcherName = 'rule' | 'key' | 'groupBy' | 'severity' | 'tag';
+export const SILENCE_MATCHER_NAMES: readonly SilenceMatcherName[] = ['rule', 'key', 'groupBy', 'severity', 'tag'];
+/** equal, not equal, regexp (anchored, RE2), not regexp */
+export type SilenceMatcherOp = '=' | '!=' | '=~' | '!~';
+export const SILENCE_MATCHER_OPS: readonly SilenceMatcherOp[] = ['=', '!=', '=~', '!~'];
+
+export interface SilenceMatcher {
+  name: SilenceMatcherName;
+  op: SilenceMatcherOp;
+  value: string;
+}
+
+export type SilenceState = 'active' | 'pending' | 'expired';
+
+/** One silence of GET /api/silences (active, then pending, then expired). */
+export interface Silence {
+  id: string;
+  matchers: SilenceMatcher[];
+  /** RFC 3339 */
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+  createdAt: string;
+  state: SilenceState;
+}
+
+/** The body of POST /api/silences: endsAt or duration. */
+export interface SilenceRequest {
+  matchers: SilenceMatcher[];
+  /** RFC 3339; the server's now when absent */
+  startsAt?: string;
+  endsAt?: string;
+  /** "2h", "1d12h" */
+  duration?: string;
+  createdBy: string;
+  comment: string;
+}
+
+/** A rule's counters in GET /api/rules (since the process started). */
+export interface RuleStats {
+  matched: number;
+  skipped: number;
+  detections: number;
+  fired: number;
+  updated: number;
+  resolved: number;
+  suppressed: number;
+  /** alerts firing now */
+  firing: number;
+  /** keys the detector holds state for */
+  keys: number;
+}
+
+/** One running rule of GET /api/rules. */
+export interface Rule {
+  name: string;
+  description: string;
+  type: string;
+  severity: Severity | string;
+  groupBy: string;
+  tags: string[] | null;
+  riskOnly: boolean;
+  source: string;
+  stats?: RuleStats;
+}
+
+/** How a rule load went (the latest in GET /api/rules, or POST /api/rules/reload's). */
+export interface ReloadResult {
+  at: string;
+  ok: boolean;
+  /** why the set was refused, verbatim; "" when ok */
+  error: string;
+  trigger: 'start' | 'api' | 'signal' | 'watch' | string;
+  files: string[] | null;
+  rules: number;
+  added: string[] | null;
+  removed: string[] | null;
+  changed: string[] | null;
+  unchanged: number;
+}
+
+/** GET /api/rules */
+export interface RulesResponse {
+  rules: Rule[] | null;
+  reload: ReloadResult;
+}

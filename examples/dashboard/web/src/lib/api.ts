@@ -10,6 +10,11 @@ import type {
   HistoryResponse,
   MetricsSnapshot,
   RefusedKind,
+  ReloadResult,
+  Rule,
+  RulesResponse,
+  Silence,
+  SilenceRequest,
   UserActivity,
 } from '../types';
 import { parseHealth, parseRefused } from './health';
@@ -17,10 +22,13 @@ import type { TimeRange } from './urlstate';
 
 export class ApiError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** the parsed JSON body of the reply, null when it had none */
+  readonly body: unknown;
+  constructor(status: number, message: string, body: unknown = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -137,7 +145,7 @@ export async function apiFetch<T>(path: string, init: RequestInit = {}, signal?:
       body && typeof body === 'object' && 'error' in body && typeof (body as { error: unknown }).error === 'string'
         ? (body as { error: string }).error
         : `${res.status} ${res.statusText || 'request failed'}`;
-    throw new ApiError(res.status, msg);
+    throw new ApiError(res.status, msg, body);
   }
   return body as T;
 }
@@ -147,8 +155,13 @@ export const api = {
     apiFetch<MetricsSnapshot>(`/api/metrics?${new URLSearchParams(timeParams(t))}`, {}, signal),
   history: (q: HistoryQuery, signal?: AbortSignal) =>
     apiFetch<unknown>(`/api/history?${historyParams(q)}`, {}, signal).then(normalizeHistory),
-  alerts: (status: 'firing' | 'resolved' | 'all' = 'all', signal?: AbortSignal) =>
-    apiFetch<{ alerts: Alert[] | null }>(`/api/alerts?status=${status}`, {}, signal),
+  /** silenced: true only the alerts a silence matched, false only the others, omitted all */
+  alerts: (status: 'firing' | 'resolved' | 'all' = 'all', signal?: AbortSignal, silenced?: boolean) =>
+    apiFetch<{ alerts: Alert[] | null }>(
+      `/api/alerts?status=${status}${silenced === undefined ? '' : `&silenced=${silenced}`}`,
+      {},
+      signal,
+    ),
   ack: (id: string) =>
     apiFetch<{ alert: Alert }>(`/api/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST' }),
   user: (id: string, t: TimeRange, signal?: AbortSignal) =>
@@ -157,76 +170,52 @@ export const api = {
   /** GET /api/deadletters or /api/late, newest first */
   refused: (kind: RefusedKind, limit = 100, signal?: AbortSignal) =>
     apiFetch<unknown>(`/api/${kind}?limit=${limit}`, {}, signal).then(parseRefused),
-};
-
-/** A silence, as GET /api/silences lists it. */
-export interface SilenceView {
-  id: string;
-  matchers: { name: string; op: string; value: string }[];
-  startsAt: string;
-  endsAt: string;
-  createdBy: string;
-  comment: string;
-  createdAt: string;
-  state: 'active' | 'pending' | 'expired';
-}
-
-export interface SilenceRequest {
-  matchers: { name: string; op: string; value: string }[];
-  duration: string;
-  createdBy: string;
-  comment: string;
-}
-
-/** The body of POST /api/silences for a form, or an error naming what is missing. */
-export function silenceRequest(form: { rule: string; key: string; duration: string; createdBy: string; comment: string }): SilenceRequest | string {
-  const matchers: SilenceRequest['matchers'] = [];
-  if (form.rule.trim()) matchers.push({ name: 'rule', op: '=', value: form.rule.trim() });
-  if (form.key.trim()) matchers.push({ name: 'key', op: '=', value: form.key.trim() });
-  if (matchers.length === 0) return 'give a rule or a key';
-  if (!form.createdBy.trim()) return 'give an author';
-  if (!form.comment.trim()) return 'give a comment';
-  return { matchers, duration: form.duration, createdBy: form.createdBy.trim(), comment: form.comment.trim() };
-}
-
-export interface RuleView {
-  name: string;
-  description: string;
-  type: string;
-  severity: string;
-  groupBy: string;
-  tags: string[];
-  riskOnly: boolean;
-  source: string;
-  stats?: { matched: number; skipped: number; detections: number; fired: number; resolved: number; firing: number; keys: number };
-}
-
-export interface ReloadView {
-  at: string;
-  ok: boolean;
-  error: string;
-  trigger: string;
-  files: string[];
-  rules: number;
-  added: string[];
-  removed: string[];
-  changed: string[];
-  unchanged: number;
-}
-
-export const detectionApi = {
-  silences: (signal?: AbortSignal) => apiFetch<{ silences: SilenceView[] }>('/api/silences', {}, signal),
+  /** GET /api/silences: active, then pending, then expired */
+  silences: (signal?: AbortSignal) =>
+    apiFetch<{ silences: Silence[] | null }>('/api/silences', {}, signal).then((r) => r?.silences ?? []),
+  /** POST /api/silences; a 400's error text is the ApiError's message */
   createSilence: (body: SilenceRequest) =>
-    apiFetch<{ silence: SilenceView }>('/api/silences', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
-  expireSilence: (id: string) => apiFetch<{ silence: SilenceView }>(`/api/silences/${encodeURIComponent(id)}`, { method: 'DELETE' }),
-  rules: (signal?: AbortSignal) => apiFetch<{ rules: RuleView[]; reload: ReloadView }>('/api/rules', {}, signal),
-  reload: async (): Promise<ReloadView> => {
-    try {
-      const r = await apiFetch<{ reload: ReloadView }>('/api/rules/reload', { method: 'POST' });
-      return r.reload;
-    } catch (e) {
-      if (e instanceof ApiError) return { at: new Date().toISOString(), ok: false, error: e.message, trigger: 'api', files: [], rules: 0, added: [], removed: [], changed: [], unchanged: 0 };
-      throw e;
-    }
-  },
+    apiFetch<{ silence: Silence }>('/api/silences', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then((r) => r.silence),
+  /** DELETE /api/silences/{id}: the silence ends now */
+  expireSilence: (id: string) =>
+    apiFetch<{ silence: Silence }>(`/api/silences/${encodeURIComponent(id)}`, { method: 'DELETE' }).then((r) => r.silence),
+  rules: (signal?: AbortSignal) => apiFetch<RulesResponse>('/api/rules', {}, signal),
+  /** POST /api/rules/reload: the load's result, refused (422) or not */
+  reloadRules: () =>
+    apiFetch<unknown>('/api/rules/reload', { method: 'POST' }).then(
+      (body) => reloadOutcome(200, body),
+      (e: unknown) => {
+        const out = e instanceof ApiError ? reloadOutcome(e.status, e.body) : null;
+        if (out) return out;
+        throw e;
+      },
+    ),
 };
+
+/** What POST /api/rules/reload said: the load's result, and the rules now running when it was taken. */
+export interface ReloadOutcome {
+  reload: ReloadResult;
+  /** null when the set was refused (the running set keeps running) */
+  rules: Rule[] | null;
+}
+
+/**
+ * Reads a POST /api/rules/reload reply: 200 with the new set, or 422 with
+ * the refused load (ok false, the error verbatim). Null for any other
+ * reply, which is then an error of its own.
+ */
+export function reloadOutcome(status: number, body: unknown): ReloadOutcome | null {
+  if (status !== 200 && status !== 422) return null;
+  const b = (body && typeof body === 'object' ? body : {}) as { reload?: unknown; rules?: unknown; error?: unknown };
+  if (!b.reload || typeof b.reload !== 'object') return null;
+  const reload = { ...(b.reload as ReloadResult) };
+  if (status === 422) {
+    reload.ok = false;
+    if (!reload.error && typeof b.error === 'string') reload.error = b.error;
+  }
+  return { reload, rules: status === 200 && Array.isArray(b.rules) ? (b.rules as Rule[]) : null };
+}

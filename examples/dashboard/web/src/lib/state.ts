@@ -273,3 +273,23 @@ export function sortAlerts(alerts: Iterable<Alert>): Alert[] {
     return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   });
 }
+
+/**
+ * Merges GET /api/alerts?silenced=true into the live alerts. Silenced
+ * alerts are not sent on the stream, so the server's copy is the newer one
+ * unless the stream has a later emission (the silence ended, or the list is
+ * older than the update): that one wins. The acknowledgement is kept from
+ * either. Order: as sortAlerts.
+ */
+export function mergeSilenced(live: readonly Alert[], silenced: readonly Alert[] | null | undefined): Alert[] {
+  if (!silenced || silenced.length === 0) return sortAlerts(live);
+  const byId = new Map<string, Alert>();
+  for (const a of live) byId.set(a.id, a);
+  for (const s of silenced) {
+    if (!s || typeof s.id !== 'string') continue;
+    const cur = byId.get(s.id);
+    if (!cur) byId.set(s.id, s);
+    else if (!(toMillis(cur.lastSeen) > toMillis(s.lastSeen))) byId.set(s.id, { ...s, acked: s.acked || cur.acked });
+  }
+  return sortAlerts(byId.values());
+}

@@ -1,7 +1,10 @@
 // The view's state in the page URL, so that a reload or a link shows the
 // same thing: the time range (or live/pause), the filter, the selected user
-// and the selected alert. Pure functions; useUrlState keeps them in sync.
+// and the selected alert, the alert table's ATT&CK filter and whether it shows
+// silenced alerts, and the page (live, rules, silences). Pure functions;
+// useUrlState keeps them in sync.
 
+import { normalizeTactic, normalizeTechnique } from './attack';
 import { filterFor, type Filter } from './filter';
 
 /** Relative ranges every panel offers; the first is the default. */
@@ -17,11 +20,32 @@ export interface ViewState {
   filter: Filter | null;
   user: string | null;
   alert: string | null;
+  /** ATT&CK tactic of the alert table's filter, e.g. "credential-access" */
+  tactic: string | null;
+  /** ATT&CK technique of the alert table's filter, e.g. "T1110" (takes T1110.003 too) */
+  technique: string | null;
+  /** the alert table lists silenced alerts too */
+  silenced: boolean;
+  page: Page;
 }
+
+export const PAGES = ['live', 'rules', 'silences'] as const;
+export type Page = (typeof PAGES)[number];
+const isPage = (v: string | null): v is Page => v !== null && (PAGES as readonly string[]).includes(v);
 
 export const DEFAULT_RANGE: RelativeRange = '5m';
 
-export const DEFAULT_VIEW: ViewState = { time: { range: DEFAULT_RANGE }, live: true, filter: null, user: null, alert: null };
+export const DEFAULT_VIEW: ViewState = {
+  time: { range: DEFAULT_RANGE },
+  live: true,
+  filter: null,
+  user: null,
+  alert: null,
+  tactic: null,
+  technique: null,
+  silenced: false,
+  page: 'live',
+};
 
 const isRange = (v: string | null): v is RelativeRange => v !== null && (RANGES as readonly string[]).includes(v);
 
@@ -40,14 +64,22 @@ export function parseView(search: string): ViewState {
   const time: TimeRange = start && stop && start < stop ? { start, stop } : { range: isRange(range) ? range : DEFAULT_RANGE };
   const f = p.get('filter');
   const user = p.get('user');
+  const page = p.get('page');
   return {
     time,
     live: p.get('live') !== 'false',
     filter: f ? filterFor(f) : null,
     user: user || null,
     alert: p.get('alert') || null,
+    tactic: normalizeTactic(p.get('tactic')),
+    technique: normalizeTechnique(p.get('technique')),
+    silenced: p.get('silenced') === 'true',
+    page: isPage(page) ? page : 'live',
   };
 }
+
+/** The query parameters the view owns. */
+const OWN = ['range', 'from', 'to', 'live', 'filter', 'user', 'alert', 'tactic', 'technique', 'silenced', 'page'] as const;
 
 /**
  * Writes the view into a query string, keeping the parameters it does not
@@ -55,7 +87,7 @@ export function parseView(search: string): ViewState {
  */
 export function formatView(v: ViewState, search = ''): string {
   const p = new URLSearchParams(search);
-  for (const k of ['range', 'from', 'to', 'live', 'filter', 'user', 'alert']) p.delete(k);
+  for (const k of OWN) p.delete(k);
   if ('start' in v.time) {
     p.set('from', v.time.start.toISOString());
     p.set('to', v.time.stop.toISOString());
@@ -66,6 +98,10 @@ export function formatView(v: ViewState, search = ''): string {
   if (v.filter) p.set('filter', v.filter.value);
   if (v.user) p.set('user', v.user);
   if (v.alert) p.set('alert', v.alert);
+  if (v.tactic) p.set('tactic', v.tactic);
+  if (v.technique) p.set('technique', v.technique);
+  if (v.silenced) p.set('silenced', 'true');
+  if (v.page !== 'live') p.set('page', v.page);
   const s = p.toString();
   return s ? `?${s}` : '';
 }
