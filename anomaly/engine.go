@@ -489,6 +489,20 @@ type RuleStats struct {
 	Keys int `json:"keys"`
 }
 
+// Add adds o's counters and gauges to s (the rule's name is s's): the
+// stats of one rule over several engines.
+func (s *RuleStats) Add(o RuleStats) {
+	s.Matched += o.Matched
+	s.Skipped += o.Skipped
+	s.Detections += o.Detections
+	s.Fired += o.Fired
+	s.Updated += o.Updated
+	s.Resolved += o.Resolved
+	s.Suppressed += o.Suppressed
+	s.Firing += o.Firing
+	s.Keys += o.Keys
+}
+
 // Stats returns the engine's counters. It is safe to call from any
 // goroutine, concurrently with Process and Advance.
 func (e *Engine) Stats() Stats {

@@ -93,7 +93,8 @@ type TemporalConfig struct {
 //
 // Per key it keeps, for each step, the latest time it happened (in any
 // order) or the latest start of a chain that has reached it (in order):
-// 8 bytes a step, in a [Table] that forgets keys quiet for Window. Order
+// 8 bytes a step for each of MaxTemporalSteps (128 bytes a key, whatever
+// the number of steps), in a [Table] that forgets keys quiet for Window. Order
 // is the order the events are observed in, which is event time for input
 // in order; a late event that happened before the step it would follow
 // does not complete it.

@@ -112,16 +112,7 @@ func (p *Processor) RuleStats() []anomaly.RuleStats {
 				out = append(out, rs)
 				continue
 			}
-			s := &out[i]
-			s.Matched += rs.Matched
-			s.Skipped += rs.Skipped
-			s.Detections += rs.Detections
-			s.Fired += rs.Fired
-			s.Updated += rs.Updated
-			s.Resolved += rs.Resolved
-			s.Suppressed += rs.Suppressed
-			s.Firing += rs.Firing
-			s.Keys += rs.Keys
+			out[i].Add(rs)
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -265,7 +266,7 @@ func (c *Collection) read(fileName string, d document) (*sigmaRule, []error) {
 		errs = append(errs, &Error{Line: line, Feature: feature, Reason: fmt.Sprintf(format, args...), Unsupported: unsupported})
 	}
 	finish := func() []error {
-		label := cmpOr(r.name, r.title, r.id)
+		label := cmp.Or(r.name, r.title, r.id)
 		out := make([]error, len(errs))
 		for i, e := range errs {
 			e.File, e.Rule = fileName, label
@@ -369,15 +370,6 @@ func (c *Collection) read(fileName string, d document) (*sigmaRule, []error) {
 		return nil, finish()
 	}
 	return r, nil
-}
-
-func cmpOr(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // exprMatcher makes a compiled detection an anomaly.Matcher, with the
@@ -537,7 +529,7 @@ func (c *Collection) link() []error {
 				continue
 			}
 			if prev, dup := byRef[ref]; dup && prev != r {
-				errs = append(errs, &Error{File: r.file, Line: r.line, Rule: cmpOr(r.name, r.title), Feature: "id",
+				errs = append(errs, &Error{File: r.file, Line: r.line, Rule: cmp.Or(r.name, r.title), Feature: "id",
 					Reason: fmt.Sprintf("%q is also the name or ID of a rule in %s", ref, prev.file)})
 			}
 			byRef[ref] = r
@@ -577,7 +569,7 @@ func (c *Collection) link() []error {
 			continue
 		}
 		names[r.rdrName] = r
-		rule := anomaly.Rule{Name: r.rdrName, Description: cmpOr(r.description, r.title), Severity: r.level,
+		rule := anomaly.Rule{Name: r.rdrName, Description: cmp.Or(r.description, r.title), Severity: r.level,
 			Tags: r.tags, Version: r.version, Risk: defaultRisk[r.level]}
 		var mk func(*fieldCache) (anomaly.Detector, error)
 		var filter filterFunc
@@ -699,7 +691,7 @@ func (c *Collection) compile(r *sigmaRule, byRef map[string]*sigmaRule) (*compil
 					src, ok = al[x.r.id]
 				}
 				if !ok {
-					return nil, bad(co.node.get("aliases"), "correlation.aliases."+g, false, "names no field for the rule %s", cmpOr(x.r.name, x.r.id))
+					return nil, bad(co.node.get("aliases"), "correlation.aliases."+g, false, "names no field for the rule %s", cmp.Or(x.r.name, x.r.id))
 				}
 				f, ok := c.mapping.field(src)
 				if !ok {
