@@ -22,7 +22,8 @@
 # to stderr, the table to stdout. See benchmarks/peers/README.md.
 #
 # Environment (all optional): RDR_PEERS_TIMEOUT [1200] seconds each system may take;
-# RDR_PEERS_CACHE [~/.cache/rdr/peers]; RDR_PEERS_DIR; RDR_INFLUX_TOKEN [rdr:rdr] (user:password).
+# RDR_PEERS_CACHE [~/.cache/rdr/peers]; RDR_PEERS_DIR; RDR_INFLUX_TOKEN [rdr:rdr] (user:password);
+# RDR_PEERS_TELEGRAF_UNDELIVERED [10000] Telegraf's kafka_consumer max_undelivered_messages.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,6 +48,7 @@ CACHE=${RDR_PEERS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/rdr/peers}
 TELEGRAF_CACHE=$CACHE/telegraf-${TELEGRAF_VERSION#v}
 FLINK_CACHE=$CACHE/flink-job-$FLINK_VERSION
 TIMEOUT=${RDR_PEERS_TIMEOUT:-1200}
+TELEGRAF_UNDELIVERED=${RDR_PEERS_TELEGRAF_UNDELIVERED:-10000}
 PARTITIONS=6
 
 log() { printf '[peers] %s\n' "$*" >&2; }
@@ -55,7 +57,7 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
 usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-EVENTS=1000000 OUT= ONLY="rdr telegraf flink" KEEP= BUILD_ONLY=
+EVENTS=1000000 OUT='' ONLY="rdr telegraf flink" KEEP='' BUILD_ONLY=
 while [ $# -gt 0 ]; do
   case $1 in
     -events|--events) EVENTS=${2:?}; shift 2 ;;
@@ -127,7 +129,7 @@ telegraf_ok() {
     && grep -qE "^[[:space:]]+build[[:space:]]+-tags=${TELEGRAF_TAGS}\$" <<<"$info"
 }
 
-TELEGRAF= TELEGRAF_BUILD=
+TELEGRAF='' TELEGRAF_BUILD=
 build_telegraf() {
   local bin=$TELEGRAF_CACHE/telegraf t0
   if telegraf_ok "$bin"; then TELEGRAF=$bin TELEGRAF_BUILD="cached"; log "telegraf: cached $bin"; return 0; fi
@@ -213,7 +215,7 @@ else
     "$SERVICES" start "$s"
   done
   eval "$("$SERVICES" env 2>/dev/null)"
-  [ -n "${RDR_KAFKA_BROKERS:-}" ] && [ -n "${RDR_INFLUX_URL:-}" ] || die "services.sh env gave no Kafka or InfluxDB"
+  if [ -z "${RDR_KAFKA_BROKERS:-}" ] || [ -z "${RDR_INFLUX_URL:-}" ]; then die "services.sh env gave no Kafka or InfluxDB"; fi
 fi
 TOKEN=${RDR_INFLUX_TOKEN:-rdr:rdr}
 IUSER=${TOKEN%%:*} IPASS=${TOKEN#*:}
@@ -248,6 +250,9 @@ free_port() {
     || echo $((20000 + RANDOM % 12000))
 }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+# cpu_of PID: the process's user + system CPU seconds so far (0 once it is gone)
+cpu_of() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk -v hz="$CLK_TCK" '{printf "%.1f", ($12 + $13) / hz}' || echo 0; }
 
 # ---------------------------------------------------------------- the topic
 
@@ -286,13 +291,13 @@ stop_wait() {
   RC=0; wait "$pid" || RC=$?
 }
 
-declare -A SECS RATE EXACT NOTE VERSION LOAD
+declare -A SECS RATE EXACT NOTE VERSION LOAD CPU
 MACHINE="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 
 # ---------------------------------------------------------------- rdr
 
 run_rdr() {
-  local db=${DBP}_rdr port t0 t1 deadline m ev=0 late=0 inv=0 n=0 counts total
+  local db=${DBP}_rdr port t0 t1 deadline m ev=0 late=0 inv=0 alerts=0 n=0 total
   new_db "$db"
   port=$(free_port)
   LOAD[rdr]=$(loadavg)
@@ -307,10 +312,11 @@ run_rdr() {
   while :; do
     kill -0 "$pid" 2>/dev/null || { tail -n 30 "$RUN_DIR/rdr.log" >&2; die "rdr exited before applying $EVENTS events"; }
     if m=$(curl -fsS --max-time 2 "http://127.0.0.1:$port/metrics" 2>/dev/null); then
-      read -r ev late inv < <(awk '$1 == "rdr_events_in_total" {e = $2} $1 == "rdr_events_late_total" {l = $2}
-        $1 == "rdr_events_invalid_total" {i = $2} END {printf "%d %d %d\n", e, l, i}' <<<"$m")
+      read -r ev late inv alerts < <(awk '$1 == "rdr_events_in_total" {e = $2} $1 == "rdr_events_late_total" {l = $2}
+        $1 == "rdr_events_invalid_total" {i = $2} $1 == "rdr_alerts_fired_total" {a = $2}
+        END {printf "%d %d %d %d\n", e, l, i, a}' <<<"$m")
       n=$((ev + late + inv))
-      [ "$n" -ge "$EVENTS" ] && break
+      if [ "$n" -ge "$EVENTS" ]; then CPU[rdr]=$(cpu_of "$pid"); break; fi
     fi
     [ "$(date +%s)" -lt "$deadline" ] || die "rdr: $n of $EVENTS events applied after ${TIMEOUT}s"
     sleep 0.1
@@ -325,7 +331,7 @@ run_rdr() {
   EXACT[rdr]=$(check_counts rdr "$RUN_DIR/rdr.types")
   if [ "$((total + late + inv))" != "$EVENTS" ] || [ "$wtotal" != "$total" ]; then EXACT[rdr]=no; fi
   SECS[rdr]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
-  NOTE[rdr]="stored $total (rdr_events; rdr_window total $wtotal), late $late, invalid $inv; start to exit after SIGTERM"
+  NOTE[rdr]="stored $total (rdr_events; rdr_window total $wtotal), late $late, invalid $inv, alerts fired $alerts; start to exit after SIGTERM"
   if grep -q 'level=ERROR' "$RUN_DIR/rdr.log"; then NOTE[rdr]+="; ERROR lines in rdr.log"; fi
   log "rdr: ${SECS[rdr]} s, ${NOTE[rdr]}, exact ${EXACT[rdr]}"
 }
@@ -333,7 +339,8 @@ run_rdr() {
 # ---------------------------------------------------------------- telegraf
 
 run_telegraf() {
-  local db=${DBP}_telegraf conf=$RUN_DIR/telegraf.conf t0 t1 deadline total=0 pid
+  local db=${DBP}_telegraf conf=$RUN_DIR/telegraf.conf t0 t1 deadline total=0 pid brokers
+  brokers=\"${RDR_KAFKA_BROKERS//,/\", \"}\"
   new_db "$db"
   cat >"$conf" <<EOF
 # generated by benchmarks/peers/run.sh
@@ -352,7 +359,7 @@ run_telegraf() {
   quiet = false
 
 [[inputs.kafka_consumer]]
-  brokers = ["$(sed 's/,/", "/g' <<<"$RDR_KAFKA_BROKERS")"]
+  brokers = [$brokers]
   topics = ["$TOPIC"]
   consumer_group = "$TOPIC-telegraf"
   offset = "oldest"
@@ -360,7 +367,7 @@ run_telegraf() {
   max_message_len = 1000000
   ## Messages read but not yet delivered (tracking metrics; valuecounter's drop_original delivers
   ## them at once). Default 1000.
-  max_undelivered_messages = 10000
+  max_undelivered_messages = $TELEGRAF_UNDELIVERED
   data_format = "json_v2"
   [[inputs.kafka_consumer.json_v2]]
     measurement_name = "security_events"
@@ -396,7 +403,7 @@ EOF
   while :; do
     kill -0 "$pid" 2>/dev/null || { tail -n 30 "$RUN_DIR/telegraf.log" >&2; die "telegraf exited"; }
     total=$(telegraf_counts "$db" 2>/dev/null | total_of) || total=0
-    if [ "$total" -ge "$EVENTS" ]; then t1=$(now); break; fi
+    if [ "$total" -ge "$EVENTS" ]; then t1=$(now); CPU[telegraf]=$(cpu_of "$pid"); break; fi
     [ "$(date +%s)" -lt "$deadline" ] || die "telegraf: $total of $EVENTS events stored after ${TIMEOUT}s"
     sleep 0.25
   done
@@ -426,8 +433,10 @@ run_flink() {
     --db "$db" --rp autogen --user "$IUSER" --password "$IPASS" --parallelism 2 --batch 5000
   pid=$PID
   deadline=$(( $(date +%s) + TIMEOUT ))
+  local c
   while kill -0 "$pid" 2>/dev/null; do
     [ "$(date +%s)" -lt "$deadline" ] || die "flink: not done after ${TIMEOUT}s"
+    c=$(cpu_of "$pid"); [ "$c" = 0 ] || CPU[flink]=$c
     sleep 0.1
   done
   t1=$(now)
@@ -466,17 +475,18 @@ table() {
   echo "Peers on one topic: $EVENTS events, $PARTITIONS partitions, one event a record ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
   echo "Machine: $MACHINE; Kafka $RDR_KAFKA_BROKERS, InfluxDB $INFLUX"
   echo
-  echo "| system | version | events | seconds | events/s | exact counts | load before | what was timed, what was stored |"
-  echo "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"
+  echo "| system | version | events | seconds | events/s | exact counts | CPU s | load before | what was timed, what was stored |"
+  echo "| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |"
   for s in rdr telegraf flink; do
     wants "$s" || continue
-    printf '| %s | %s | %d | %s | %s | %s | %s | %s |\n' "$(name_of "$s")" "${VERSION[$s]}" "$EVENTS" "${SECS[$s]}" \
-      "${RATE[$s]}" "${EXACT[$s]}" "${LOAD[$s]}" "${NOTE[$s]}"
+    printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n' "$(name_of "$s")" "${VERSION[$s]}" "$EVENTS" "${SECS[$s]}" \
+      "${RATE[$s]}" "${EXACT[$s]}" "${CPU[$s]:-?}" "${LOAD[$s]}" "${NOTE[$s]}"
   done
   echo
   if wants rdr && wants telegraf; then echo "rdr/Telegraf: $(ratio rdr telegraf)"; fi
   if wants rdr && wants flink; then echo "rdr/Flink: $(ratio rdr flink)"; fi
   echo
+  echo "CPU s: the process's user + system CPU time at the last sample before its stop (rdr: before SIGTERM, so without its Close; Telegraf: when all events were seen in InfluxDB; Flink: the last 0.1 s sample before exit). Load before: /proc/loadavg as each started (other work on the machine shows there)."
   echo "Builds: rdr ${RDR_BUILD:-}; Telegraf ${TELEGRAF_BUILD:-not run}; Flink job ${FLINK_BUILD:-not run}. Logs: $RUN_DIR"
 }
 table | tee "$RUN_DIR/result.md"
