@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"runtime"
+	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -21,7 +24,10 @@ import (
 	"github.com/rdr-go/rdr/sink"
 )
 
-var suiteEvents = flag.Int("rdr.suite-events", 300_000, "events BenchmarkSuite pre-produces for each iteration")
+var (
+	suiteEvents  = flag.Int("rdr.suite-events", 300_000, "events BenchmarkSuite pre-produces for each iteration")
+	suiteProfile = flag.String("rdr.suite-cpuprofile", "", "write a CPU profile of BenchmarkSuite's timed parts (the processor, not the producer) to this file, one per sub-benchmark: NAME.records=1.traffic=quiet.prof")
+)
 
 // stormMaker makes the traffic of the alert storm: 5,000 users, 8 event
 // types, a random address for every event, so that the novelty and
@@ -63,6 +69,28 @@ func suiteBacklog(b *testing.B, s services, topic string, n, perRec int, storm b
 		}
 	}
 	p.close(b)
+}
+
+// startProfile starts the CPU profile of -rdr.suite-cpuprofile for b's
+// timed part and returns what stops it.
+func startProfile(b *testing.B) func() {
+	if *suiteProfile == "" {
+		return func() {}
+	}
+	name := *suiteProfile + "." + strings.ReplaceAll(strings.TrimPrefix(b.Name(), "BenchmarkSuite/"), "/", ".") + ".prof"
+	f, err := os.Create(name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // cpuTime is the process's user plus system CPU time so far.
@@ -189,6 +217,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 		viewDone := make(chan error, 1)
 		go func() { viewDone <- view.Run(context.Background()) }()
 
+		stopProfile := startProfile(b)
 		b.StartTimer()
 		t0, c0 := time.Now(), cpuTime()
 		done := make(chan error, 1)
@@ -209,6 +238,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 		elapsed += time.Since(t0)
 		cpu += cpuTime() - c0
 		b.StopTimer()
+		stopProfile()
 
 		runtime.ReadMemStats(&after)
 		mallocs += after.Mallocs - before.Mallocs

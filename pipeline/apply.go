@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
@@ -22,36 +23,102 @@ func (p *Processor) handler(topic string) message.NoPublishHandlerFunc {
 }
 
 func (p *Processor) apply(topic string, msg *message.Message) error {
+	if b := messageRecords(msg); b != nil {
+		return p.applyRecords(topic, b)
+	}
 	partition, offset, hasOffset := p.cfg.Partition(msg)
+	in := input{payload: msg.Payload, partition: partition, offset: offset, hasOffset: hasOffset, md: msg.Metadata}
+	in.hwm, in.hasHWM = MessageHighWaterMark(msg)
 	t, err := p.task(topic, partition)
 	if err != nil {
 		return err
 	}
-	p.stats.messages.Add(1)
-	t.lastInput.Store(p.cfg.Clock.Now().UnixNano())
-	t.idle.Store(false)
+	p.inputSeen(t, 1)
 	var out outputs
 	t.mu.Lock()
-	if hasOffset && offset < t.next {
-		// Already in the state (a redelivery from before the checkpoint).
-		t.mu.Unlock()
-		return nil
+	t.applyInput(&in, &out)
+	turn := t.takeTurn()
+	t.mu.Unlock()
+	p.emitInTurn(p.emitCtx, t, out, turn)
+	return nil
+}
+
+// applyRecords applies a batch of one partition's records in its task,
+// under one lock, and emits what they produced together: the same state
+// and the same outputs, in the same order, as one message a record (the
+// watermark still moves after each record), for less work per record.
+func (p *Processor) applyRecords(topic string, b *recordBatch) error {
+	t, err := p.task(topic, b.records[0].Partition)
+	if err != nil {
+		return err
 	}
-	if t.windows == nil {
-		t.applyRekeyed(msg, &out)
-	} else {
-		t.apply(msg, &out)
-	}
-	if hasOffset {
-		t.next = offset + 1
-		if hwm, ok := MessageHighWaterMark(msg); ok {
-			t.caughtUp = offset+1 >= hwm
-		}
+	p.inputSeen(t, len(b.records))
+	var out outputs
+	t.mu.Lock()
+	for _, rec := range b.records {
+		in := input{payload: rec.Value, partition: rec.Partition, offset: rec.Offset, hasOffset: true,
+			headers: rec.Headers, hwm: b.hwm, hasHWM: true}
+		t.applyInput(&in, &out)
 	}
 	turn := t.takeTurn()
 	t.mu.Unlock()
 	p.emitInTurn(p.emitCtx, t, out, turn)
 	return nil
+}
+
+// inputSeen counts n input messages for t and marks it busy.
+func (p *Processor) inputSeen(t *task, n int) {
+	p.stats.messages.Add(uint64(n))
+	t.lastInput.Store(p.cfg.Clock.Now().UnixNano())
+	t.idle.Store(false)
+}
+
+// input is one input message (a Kafka record) as the tasks read it.
+type input struct {
+	payload   []byte
+	partition int32
+	offset    int64
+	hasOffset bool
+	hwm       int64 // the partition's high-water mark when it was read
+	hasHWM    bool
+	// Its metadata: a Watermill message's, or a Kafka record's headers
+	// (watermill-kafka's DefaultMarshaler writes each metadata entry as a
+	// header of the same name).
+	md      message.Metadata
+	headers []*sarama.RecordHeader
+}
+
+// meta returns the input's metadata value for key, "" when there is none.
+func (in *input) meta(key string) string {
+	if in.md != nil {
+		return in.md.Get(key)
+	}
+	for _, h := range in.headers {
+		if string(h.Key) == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// applyInput applies one input message in t, unless the state already
+// holds it (a redelivery from before the checkpoint), and moves the
+// task's offset past it. t.mu must be held.
+func (t *task) applyInput(in *input, out *outputs) {
+	if in.hasOffset && in.offset < t.next {
+		return
+	}
+	if t.windows == nil {
+		t.applyRekeyed(in, out)
+	} else {
+		t.apply(in, out)
+	}
+	if in.hasOffset {
+		t.next = in.offset + 1
+		if in.hasHWM {
+			t.caughtUp = in.offset+1 >= in.hwm
+		}
+	}
 }
 
 // taskKey names a task: a partition of the input or repartition topic.

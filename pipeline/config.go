@@ -23,6 +23,9 @@ const (
 	DefaultLateTopic       = "security-events.late"
 )
 
+// DefaultBatchRecords is Config.BatchRecords' default.
+const DefaultBatchRecords = 1000
+
 // Broadcaster is where the processor sends live messages: window metrics,
 // alerts and a sample of events. *broadcast.Hub implements it. Publish must
 // be safe for concurrent use and must not block on slow readers.
@@ -105,6 +108,16 @@ type Config struct {
 	// [MessagePartition] (KafkaSubscriber's and watermill-kafka's
 	// metadata); messages without one are partition 0, without offsets.
 	Partition func(*message.Message) (partition int32, offset int64, ok bool)
+	// BatchRecords is how many records of one partition a [KafkaSubscriber]
+	// input (or repartition subscriber) hands over at once, at most: what
+	// it has already fetched, without waiting for more. The processor
+	// applies them under one lock and emits their outputs together (one
+	// produce request for their re-keyed events, alert updates and dead
+	// letters, where one message a record made a round trip each), with
+	// the same state and outputs as one at a time. Other subscribers
+	// deliver one message at a time. Optional; default 1000; 1: one record
+	// at a time.
+	BatchRecords int
 	// Tick is how often, in wall-clock time, the processor advances
 	// watermarks when no input arrives, so the last windows fire and alerts
 	// resolve when traffic stops. Optional; default 1 s.
@@ -214,6 +227,9 @@ func (c *Config) setDefaults() error {
 	dur(&c.CloseTimeout, 30*time.Second)
 	if c.EventsPerWindow == 0 {
 		c.EventsPerWindow = 20
+	}
+	if c.BatchRecords <= 0 {
+		c.BatchRecords = DefaultBatchRecords
 	}
 	if c.Clock == nil {
 		c.Clock = rdr.SystemClock

@@ -166,16 +166,15 @@ func (p *Processor) windowOf(t time.Time) window.Window {
 // from, so that the duplicates a replay makes share an ID: topic,
 // partition, offset and item index. Inputs without an offset get a random
 // ID.
-func (p *Processor) messageID(in *message.Message, kind string, item int) string {
-	partition, offset, ok := p.cfg.Partition(in)
-	if !ok {
+func (p *Processor) messageID(in *input, kind string, item int) string {
+	if !in.hasOffset {
 		return watermill.NewUUID()
 	}
-	return p.cfg.Topic + "/" + strconv.Itoa(int(partition)) + "@" + strconv.FormatInt(offset, 10) + "/" + kind + strconv.Itoa(item)
+	return p.cfg.Topic + "/" + strconv.Itoa(int(in.partition)) + "@" + strconv.FormatInt(in.offset, 10) + "/" + kind + strconv.Itoa(item)
 }
 
-func (p *Processor) deadLetter(in *message.Message, item int, err error) *message.Message {
-	m := DeadLetter(p.messageID(in, "dlq", item), err, in.Payload)
+func (p *Processor) deadLetter(in *input, item int, err error) *message.Message {
+	m := DeadLetter(p.messageID(in, "dlq", item), err, in.payload)
 	p.sourceMetadata(in, m)
 	return m
 }
@@ -208,7 +207,7 @@ func DeadLetter(uuid string, err error, raw []byte) *message.Message {
 // rekeyMessage is the repartition record of ev for the rules grouped by
 // field, keyed by its value key. It names its source item, by which the
 // repartition task reads past the duplicates a replay makes.
-func (p *Processor) rekeyMessage(in *message.Message, item int, field, key string, ev *rdr.Event) *message.Message {
+func (p *Processor) rekeyMessage(in *input, item int, field, key string, ev *rdr.Event) *message.Message {
 	m := message.NewMessage(p.messageID(in, "rekey-"+field+"-", item), rdr.AppendJSON(nil, *ev))
 	m.Metadata.Set(MetaPartitionKey, key)
 	m.Metadata.Set(MetaGroupBy, field)
@@ -217,7 +216,7 @@ func (p *Processor) rekeyMessage(in *message.Message, item int, field, key strin
 	return m
 }
 
-func (p *Processor) lateMessage(in *message.Message, item int, ev rdr.Event) *message.Message {
+func (p *Processor) lateMessage(in *input, item int, ev rdr.Event) *message.Message {
 	m := message.NewMessage(p.messageID(in, "late", item), rdr.AppendJSON(nil, ev))
 	w := p.windowOf(ev.Time)
 	m.Metadata.Set(MetaWindow, w.String())
@@ -229,10 +228,10 @@ func (p *Processor) lateMessage(in *message.Message, item int, ev rdr.Event) *me
 	return m
 }
 
-func (p *Processor) sourceMetadata(in, out *message.Message) {
+func (p *Processor) sourceMetadata(in *input, out *message.Message) {
 	out.Metadata.Set(MetaSourceTopic, p.cfg.Topic)
-	if partition, offset, ok := p.cfg.Partition(in); ok {
-		out.Metadata.Set(MetaPartition, strconv.Itoa(int(partition)))
-		out.Metadata.Set(MetaOffset, strconv.FormatInt(offset, 10))
+	if in.hasOffset {
+		out.Metadata.Set(MetaPartition, strconv.Itoa(int(in.partition)))
+		out.Metadata.Set(MetaOffset, strconv.FormatInt(in.offset, 10))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -109,6 +110,7 @@ type KafkaSubscriber struct {
 	topic   string
 	ends    endWatch
 	closed  bool
+	batch   int // records a message, at most (setBatchMax)
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the consume loop has returned
 }
@@ -332,6 +334,8 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		delete(s.ends.ends, partition)
 		s.ends.mu.Unlock()
 	}()
+	batchMax := s.batchMax()
+	var batch []*sarama.ConsumerMessage
 	for {
 		var rec *sarama.ConsumerMessage
 		select {
@@ -346,10 +350,89 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 		if rec.Offset < from {
 			continue
 		}
-		if !h.deliver(sess, claim, rec, fields) {
+		if batchMax <= 1 {
+			if !h.deliver(sess, claim, rec, fields) {
+				return nil
+			}
+			continue
+		}
+		// What Sarama has already fetched goes on together, without
+		// waiting for more: a batch is as large as the backlog allows, and
+		// one record when records come one by one.
+		batch = append(batch[:0], rec)
+	fill:
+		for len(batch) < batchMax {
+			select {
+			case r, ok := <-claim.Messages():
+				if !ok {
+					break fill
+				}
+				if r.Offset >= from {
+					batch = append(batch, r)
+				}
+			default:
+				break fill
+			}
+		}
+		if !h.deliverBatch(sess, claim, batch) {
 			return nil
 		}
+		clear(batch) // the records are the processor's no more
 	}
+}
+
+// recordBatch is the value of a batch message's context (batchCtxKey):
+// consecutive records of one partition, and the partition's high-water
+// mark when they were read.
+type recordBatch struct {
+	records []*sarama.ConsumerMessage
+	hwm     int64
+}
+
+type batchCtxKey struct{}
+
+// messageRecords returns the records of a batch message of a
+// KafkaSubscriber that delivers batches (setBatchMax), else nil.
+func messageRecords(msg *message.Message) *recordBatch {
+	b, _ := msg.Context().Value(batchCtxKey{}).(*recordBatch)
+	return b
+}
+
+// setBatchMax makes the subscriber deliver up to n consecutive records of
+// a partition as one message, the records in its context (messageRecords)
+// and no payload: the processor applies them under one lock and emits
+// their outputs together, so that one Kafka record costs no router
+// dispatch, goroutine, context and acknowledgement of its own, and the
+// side outputs of a batch (re-keyed events, alert updates, dead letters)
+// are one produce request rather than one round trip each. The message's
+// partition and offset (MessagePartition) are its first record's. Only a
+// handler that reads messageRecords can take such messages, so it is not
+// exported; n <= 1 delivers a message per record. It must be called
+// before Subscribe.
+func (s *KafkaSubscriber) setBatchMax(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.batch = n
+}
+
+func (s *KafkaSubscriber) batchMax() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.batch
+}
+
+// deliverBatch hands a batch of records on as one message and waits for
+// its Ack, resending on Nack, as deliver does for one record.
+func (h *groupHandler) deliverBatch(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, recs []*sarama.ConsumerMessage) bool {
+	first := recs[0]
+	b := &recordBatch{records: recs, hwm: claim.HighWaterMarkOffset()}
+	pi := partitionInfo{partition: first.Partition, offset: first.Offset, hwm: b.hwm}
+	id := h.topic + "/" + strconv.Itoa(int(first.Partition)) + "@" + strconv.FormatInt(first.Offset, 10) + "+" + strconv.Itoa(len(recs))
+	return h.handOn(sess, func() *message.Message {
+		msg := message.NewMessage(id, nil)
+		msg.SetContext(context.WithValue(context.WithValue(h.ctx, partitionCtxKey{}, pi), batchCtxKey{}, b))
+		return msg
+	})
 }
 
 // deliver hands one record on and waits for its Ack, resending on Nack.
@@ -357,30 +440,35 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 // ended).
 func (h *groupHandler) deliver(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, rec *sarama.ConsumerMessage, fields watermill.LogFields) bool {
 	pi := partitionInfo{partition: rec.Partition, offset: rec.Offset, hwm: claim.HighWaterMarkOffset()}
-	for {
+	return h.handOn(sess, func() *message.Message {
 		msg, err := kafka.DefaultMarshaler{}.Unmarshal(rec)
 		if err != nil {
 			// A record that is not a Watermill message: its bytes are the
 			// payload, so that the processor counts and dead-letters it.
 			msg = message.NewMessage(watermill.NewUUID(), rec.Value)
 		}
-		ctx, cancel := context.WithCancel(context.WithValue(h.ctx, partitionCtxKey{}, pi))
-		msg.SetContext(ctx)
+		msg.SetContext(context.WithValue(h.ctx, partitionCtxKey{}, pi))
+		return msg
+	})
+}
+
+// handOn sends the message newMsg makes and waits for its Ack, sending a
+// new one after a Nack. It reports false when delivery must stop (the
+// claim or subscription ended).
+func (h *groupHandler) handOn(sess sarama.ConsumerGroupSession, newMsg func() *message.Message) bool {
+	for {
+		msg := newMsg()
 		select {
 		case h.out <- msg:
 		case <-sess.Context().Done():
-			cancel()
 			return false
 		case <-h.ctx.Done():
-			cancel()
 			return false
 		}
 		select {
 		case <-msg.Acked():
-			cancel()
 			return true
 		case <-msg.Nacked():
-			cancel()
 			select {
 			case <-time.After(100 * time.Millisecond):
 			case <-sess.Context().Done():
@@ -389,10 +477,8 @@ func (h *groupHandler) deliver(sess sarama.ConsumerGroupSession, claim sarama.Co
 				return false
 			}
 		case <-sess.Context().Done():
-			cancel()
 			return false
 		case <-h.ctx.Done():
-			cancel()
 			return false
 		}
 	}

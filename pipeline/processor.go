@@ -138,6 +138,9 @@ func New(cfg Config) (*Processor, error) {
 		if er, ok := sub.(EndReporter); ok && topic != "" {
 			p.ends[topic] = er
 		}
+		if bs, ok := sub.(interface{ setBatchMax(int) }); ok && topic != "" {
+			bs.setBatchMax(cfg.BatchRecords)
+		}
 		if ps, ok := sub.(PartitionedSubscriber); ok && topic != "" {
 			p.partitioned[topic] = ps
 			ps.SetPartitionHandler(p)

@@ -147,12 +147,12 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 
 // apply decodes and applies one input message and returns what it
 // produced. t.mu must be held.
-func (t *task) apply(msg *message.Message, out *outputs) {
+func (t *task) apply(msg *input, out *outputs) {
 	p := t.p
 	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) } // made once: the engine keeps it
 	newest := t.newest
 	item := -1
-	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
+	for ev, err := range p.cfg.Decoder.Events(msg.payload) {
 		item++
 		if err != nil {
 			p.stats.invalid.Add(1)
@@ -192,7 +192,7 @@ func (t *task) apply(msg *message.Message, out *outputs) {
 
 // forward adds to out the repartition records of ev: one per re-keyed
 // group-by field whose rules' filters ev passes, keyed by its value.
-func (t *task) forward(in *message.Message, item int, ev *rdr.Event, out *outputs) {
+func (t *task) forward(in *input, item int, ev *rdr.Event, out *outputs) {
 	for _, route := range t.rekey {
 		if !slices.ContainsFunc(route.filters, func(f anomaly.Filter) bool { return f.Match(ev) }) {
 			continue
@@ -208,17 +208,17 @@ func (t *task) forward(in *message.Message, item int, ev *rdr.Event, out *output
 // applyRekeyed applies one repartition record: an event for the rules
 // grouped by the record's field. A record applied before (the source
 // partition replayed after a crash) is read past. t.mu must be held.
-func (t *task) applyRekeyed(msg *message.Message, out *outputs) {
+func (t *task) applyRekeyed(msg *input, out *outputs) {
 	p := t.p
-	md := msg.Metadata
-	engine := t.byField[md.Get(MetaGroupBy)]
-	src, err1 := strconv.ParseInt(md.Get(MetaPartition), 10, 32)
-	off, err2 := strconv.ParseInt(md.Get(MetaOffset), 10, 64)
-	item, err3 := strconv.ParseInt(md.Get(MetaItem), 10, 64)
+	groupBy, srcS, offS, itemS := msg.meta(MetaGroupBy), msg.meta(MetaPartition), msg.meta(MetaOffset), msg.meta(MetaItem)
+	engine := t.byField[groupBy]
+	src, err1 := strconv.ParseInt(srcS, 10, 32)
+	off, err2 := strconv.ParseInt(offS, 10, 64)
+	item, err3 := strconv.ParseInt(itemS, 10, 64)
 	if engine == nil || err1 != nil || err2 != nil || err3 != nil {
 		p.stats.invalid.Add(1)
 		out.dlq = append(out.dlq, p.deadLetter(msg, 0, fmt.Errorf("pipeline: not a repartition record of this processor's rules (group by %q, source %s/%s/%s)",
-			md.Get(MetaGroupBy), md.Get(MetaPartition), md.Get(MetaOffset), md.Get(MetaItem))))
+			groupBy, srcS, offS, itemS)))
 		return
 	}
 	pos := sourcePos{off, item}
@@ -227,7 +227,7 @@ func (t *task) applyRekeyed(msg *message.Message, out *outputs) {
 	}
 	t.seen[int32(src)] = pos
 	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) }
-	for ev, err := range p.cfg.Decoder.Events(msg.Payload) {
+	for ev, err := range p.cfg.Decoder.Events(msg.payload) {
 		if err != nil { // not from a processor: its events were valid
 			p.stats.invalid.Add(1)
 			out.dlq = append(out.dlq, p.deadLetter(msg, 0, err))

@@ -47,13 +47,13 @@ func snapshots(t testing.TB, p *Processor) (input, rekeyed []byte) {
 		ev := rdr.Event{Time: t0.Add(time.Duration(i) * 100 * time.Millisecond), Type: "login_failed", UserID: "u" + string(rune('a'+i%5)),
 			IP: netip.MustParseAddr("203.0.113.9"), Severity: rdr.SeverityMedium}
 		msg := message.NewMessage("m", rdr.AppendJSON(nil, ev))
-		in.apply(msg, &out)
+		in.apply(testInput(msg), &out)
 	}
 	for i, m := range out.rekeyed {
 		m.Metadata.Set(MetaPartition, "0")
 		m.Metadata.Set(MetaOffset, "0")
 		m.Metadata.Set(MetaItem, string(rune('0'+i%10)))
-		rk.applyRekeyed(m, &outputs{})
+		rk.applyRekeyed(testInput(m), &outputs{})
 	}
 	if input, err = in.snapshot(); err != nil {
 		t.Fatal(err)
@@ -140,3 +140,6 @@ func TestTaskStateRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// testInput is msg as a task's input, without a partition or offset.
+func testInput(msg *message.Message) *input { return &input{payload: msg.Payload, md: msg.Metadata} }
