@@ -161,28 +161,39 @@ if [ ! -d "$flux_src/libflux" ]; then
   flux_src=$(go list -m -f '{{.Dir}}' "$FLUX_MODULE")
 fi
 [ -d "$flux_src/libflux" ] && [ -d "$flux_src/stdlib" ] || die "no libflux/ or stdlib/ in $FLUX_MODULE@$flux_ver ($flux_src)"
-mkdir -p "$SCRATCH/flux"
-# libflux/flux/build.rs compiles ../../stdlib (the Flux standard library's .flux sources).
-cp -r "$flux_src/libflux" "$flux_src/stdlib" "$SCRATCH/flux/"
-chmod -R u+w "$SCRATCH/flux"
+# libflux goes to a fixed place under the cache, not the scratch dir: Go's build cache keeps a
+# cgo package's link flags (-L<libdir>), so an influxd link after an interrupted build would
+# otherwise name a scratch dir that is gone ("cannot find -lflux"). A libflux.a already there is
+# reused.
+FLUXDIR=$CACHE/flux-$flux_ver
+if [ -s "$FLUXDIR/lib/libflux.a" ] && [ -s "$FLUXDIR/pkgconfig/flux.pc" ]; then
+  log "libflux.a of flux $flux_ver from $FLUXDIR"
+else
+  mkdir -p "$SCRATCH/flux"
+  # libflux/flux/build.rs compiles ../../stdlib (the Flux standard library's .flux sources).
+  cp -r "$flux_src/libflux" "$flux_src/stdlib" "$SCRATCH/flux/"
+  chmod -R u+w "$SCRATCH/flux"
 
-log "cargo build libflux of flux $flux_ver (Cargo.lock, --locked; feature 'strict' off); ~1.5 min on 2 cores"
-t1=$(now)
-(cd "$SCRATCH/flux/libflux" &&
-  CARGO_TARGET_DIR="$SCRATCH/cargo-target" cargo build --release --locked \
-    -p flux --no-default-features --features cffi) >"$SCRATCH/cargo.log" 2>&1 \
-  || { show_tail "$SCRATCH/cargo.log" 60; die "cargo build of libflux failed"; }
-lib=$SCRATCH/cargo-target/release/libflux.a
-[ -s "$lib" ] || { show_tail "$SCRATCH/cargo.log"; die "cargo build made no $lib"; }
-log "libflux.a built in $(( $(now) - t1 ))s ($(grep -c '^   Compiling' "$SCRATCH/cargo.log") crates, $(grep -c '^warning' "$SCRATCH/cargo.log") warning lines)"
+  log "cargo build libflux of flux $flux_ver (Cargo.lock, --locked; feature 'strict' off); ~1.5 min on 2 cores"
+  t1=$(now)
+  (cd "$SCRATCH/flux/libflux" &&
+    CARGO_TARGET_DIR="$SCRATCH/cargo-target" cargo build --release --locked \
+      -p flux --no-default-features --features cffi) >"$SCRATCH/cargo.log" 2>&1 \
+    || { show_tail "$SCRATCH/cargo.log" 60; die "cargo build of libflux failed"; }
+  lib=$SCRATCH/cargo-target/release/libflux.a
+  [ -s "$lib" ] || { show_tail "$SCRATCH/cargo.log"; die "cargo build made no $lib"; }
+  log "libflux.a built in $(( $(now) - t1 ))s ($(grep -c '^   Compiling' "$SCRATCH/cargo.log") crates, $(grep -c '^warning' "$SCRATCH/cargo.log") warning lines)"
 
-# Only the static archive goes into the lib dir, so -lflux cannot pick up libflux.so.
-mkdir -p "$SCRATCH/pkgconfig" "$SCRATCH/lib"
-cp "$lib" "$SCRATCH/lib/libflux.a"
-rm -rf "$SCRATCH/cargo-target" # ~0.4 GiB, not needed any more
-cat >"$SCRATCH/pkgconfig/flux.pc" <<EOF
-prefix=$SCRATCH/flux/libflux
-libdir=$SCRATCH/lib
+  # Only the static archive goes into the lib dir, so -lflux cannot pick up libflux.so.
+  tmpdir=$CACHE/.flux.tmp.$$
+  rm -rf "$tmpdir"
+  mkdir -p "$tmpdir/pkgconfig" "$tmpdir/lib"
+  cp "$lib" "$tmpdir/lib/libflux.a"
+  if [ -d "$SCRATCH/flux/libflux/include" ]; then cp -r "$SCRATCH/flux/libflux/include" "$tmpdir/include"; else mkdir -p "$tmpdir/include"; fi
+  rm -rf "$SCRATCH/cargo-target" # ~0.4 GiB, not needed any more
+  cat >"$tmpdir/pkgconfig/flux.pc" <<EOF
+prefix=$FLUXDIR
+libdir=\${prefix}/lib
 includedir=\${prefix}/include
 
 Name: Flux
@@ -191,11 +202,16 @@ Description: Library for the InfluxData Flux engine
 Libs: -L\${libdir} -lflux -ldl -lm
 Cflags: -I\${includedir}
 EOF
+  rm -rf "$FLUXDIR"
+  mv "$tmpdir" "$FLUXDIR"
+fi
 
 # ---------------------------------------------------------------- 3. influxd
 log "go build $INFLUXD2_PKG (tags $INFLUXD2_TAGS); ~2 to 6 min on 2 cores, depending on the Go build cache"
 t1=$(now)
-PKG_CONFIG="$PKG_CONFIG_BIN" PKG_CONFIG_LIBDIR="$SCRATCH/pkgconfig" PKG_CONFIG_PATH= \
+# A Go build cache of its own: Go keys a cgo package by pkg-config's name, not by what it printed,
+# so a shared cache could hold flux's package linked against another libflux dir.
+GOCACHE="$CACHE/go-build" PKG_CONFIG="$PKG_CONFIG_BIN" PKG_CONFIG_LIBDIR="$FLUXDIR/pkgconfig" PKG_CONFIG_PATH= \
   go build -tags "$INFLUXD2_TAGS" \
     -ldflags "-s -w -X main.version=$INFLUXD2_VERSION -X main.date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     -o "$SCRATCH/influxd" "$INFLUXD2_PKG" >"$SCRATCH/go-build.log" 2>&1 \
