@@ -220,7 +220,6 @@ fi
 TOKEN=${RDR_INFLUX_TOKEN:-rdr:rdr}
 IUSER=${TOKEN%%:*} IPASS=${TOKEN#*:}
 INFLUX=${RDR_INFLUX_URL%/}
-
 influx_post() { # influx_post 'InfluxQL' : a statement that changes something
   curl -fsS --max-time 30 -XPOST "$INFLUX/query" --data-urlencode "u=$IUSER" --data-urlencode "p=$IPASS" --data-urlencode "q=$1"
 }
@@ -250,9 +249,28 @@ free_port() {
     || echo $((20000 + RANDOM % 12000))
 }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# pid_on_port PORT: the pid listening on 127.0.0.1:PORT (needs ss, from iproute2), or nothing
+pid_on_port() { ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1; }
 CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # cpu_of PID: the process's user + system CPU seconds so far (0 once it is gone)
 cpu_of() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk -v hz="$CLK_TCK" '{printf "%.1f", ($12 + $13) / hz}' || echo 0; }
+
+# The servers' CPU time is sampled around each run: rdr makes the broker do more (re-keying,
+# partials, checkpoints, alerts) and InfluxDB stores more of its points.
+KAFKA_PID=$(pid_on_port "${RDR_KAFKA_BROKERS##*:}")
+INFLUX_HOSTPORT=${INFLUX#*://}; INFLUX_HOSTPORT=${INFLUX_HOSTPORT%%/*}
+INFLUX_PID=$(pid_on_port "${INFLUX_HOSTPORT##*:}")
+servers_cpu() { # the broker's and InfluxDB's CPU seconds so far, "K I" (? when not found)
+  local k='?' i='?'
+  if [ -n "$KAFKA_PID" ]; then k=$(cpu_of "$KAFKA_PID"); fi
+  if [ -n "$INFLUX_PID" ]; then i=$(cpu_of "$INFLUX_PID"); fi
+  echo "$k $i"
+}
+# servers_delta "K0 I0" "K1 I1": "K1-K0 / I1-I0"
+servers_delta() {
+  awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " ");
+    printf "%s / %s", (x[1] == "?" || y[1] == "?") ? "?" : sprintf("%.1f", y[1] - x[1]), (x[2] == "?" || y[2] == "?") ? "?" : sprintf("%.1f", y[2] - x[2])}'
+}
 
 # ---------------------------------------------------------------- the topic
 
@@ -291,7 +309,7 @@ stop_wait() {
   RC=0; wait "$pid" || RC=$?
 }
 
-declare -A SECS RATE EXACT NOTE VERSION LOAD CPU
+declare -A SECS RATE EXACT NOTE VERSION LOAD CPU SRV
 MACHINE="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 
 # ---------------------------------------------------------------- rdr
@@ -302,6 +320,8 @@ run_rdr() {
   port=$(free_port)
   LOAD[rdr]=$(loadavg)
   log "rdr: examples/dashboard on $TOPIC into $db (load $(loadavg))"
+  local s0
+  s0=$(servers_cpu)
   t0=$(now)
   start rdr "$RUN_DIR/bin/dashboard" -generate=false -kafka-brokers "$RDR_KAFKA_BROKERS" -topic "$TOPIC" \
     -kafka-group "$TOPIC-rdr" -instance peers-rdr -influx-url "$INFLUX" -influx-token "$TOKEN" \
@@ -323,6 +343,7 @@ run_rdr() {
   done
   stop_wait "$pid" 60
   t1=$(now)
+  SRV[rdr]=$(servers_delta "$s0" "$(servers_cpu)")
   [ "$RC" = 0 ] || { tail -n 30 "$RUN_DIR/rdr.log" >&2; die "rdr exited with $RC after SIGTERM"; }
   per_type_sum "$db" rdr_events count >"$RUN_DIR/rdr.types"
   total=$(total_of <"$RUN_DIR/rdr.types")
@@ -332,7 +353,11 @@ run_rdr() {
   if [ "$((total + late + inv))" != "$EVENTS" ] || [ "$wtotal" != "$total" ]; then EXACT[rdr]=no; fi
   SECS[rdr]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
   NOTE[rdr]="stored $total (rdr_events; rdr_window total $wtotal), late $late, invalid $inv, alerts fired $alerts; start to exit after SIGTERM"
-  if grep -q 'level=ERROR' "$RUN_DIR/rdr.log"; then NOTE[rdr]+="; ERROR lines in rdr.log"; fi
+  local errs
+  errs=$(grep -c 'level=ERROR' "$RUN_DIR/rdr.log" || true)
+  if [ "$errs" -gt 0 ]; then
+    NOTE[rdr]+="; $errs ERROR line(s) in rdr.log, the first: $(grep -m1 'level=ERROR' "$RUN_DIR/rdr.log" | sed 's/^.*level=ERROR //' | cut -c1-120 | tr '|' '/')"
+  fi
   log "rdr: ${SECS[rdr]} s, ${NOTE[rdr]}, exact ${EXACT[rdr]}"
 }
 
@@ -396,6 +421,8 @@ run_telegraf() {
 EOF
   LOAD[telegraf]=$(loadavg)
   log "telegraf: on $TOPIC into $db (load $(loadavg))"
+  local s0
+  s0=$(servers_cpu)
   t0=$(now)
   start telegraf "$TELEGRAF" --config "$conf"
   pid=$PID
@@ -403,7 +430,7 @@ EOF
   while :; do
     kill -0 "$pid" 2>/dev/null || { tail -n 30 "$RUN_DIR/telegraf.log" >&2; die "telegraf exited"; }
     total=$(telegraf_counts "$db" 2>/dev/null | total_of) || total=0
-    if [ "$total" -ge "$EVENTS" ]; then t1=$(now); CPU[telegraf]=$(cpu_of "$pid"); break; fi
+    if [ "$total" -ge "$EVENTS" ]; then t1=$(now); CPU[telegraf]=$(cpu_of "$pid"); SRV[telegraf]=$(servers_delta "$s0" "$(servers_cpu)"); break; fi
     [ "$(date +%s)" -lt "$deadline" ] || die "telegraf: $total of $EVENTS events stored after ${TIMEOUT}s"
     sleep 0.25
   done
@@ -426,6 +453,8 @@ run_flink() {
   new_db "$db"
   LOAD[flink]=$(loadavg)
   log "flink: local MiniCluster, parallelism 2, on $TOPIC into $db (load $(loadavg))"
+  local s0
+  s0=$(servers_cpu)
   t0=$(now)
   # shellcheck disable=SC2086 # FLINK_JAVA_OPTS is a list of options
   start flink java $FLINK_JAVA_OPTS -cp "$FLINK_CACHE/lib/*:$FLINK_CACHE/rdr-peers-flink-job.jar" "$FLINK_MAIN" \
@@ -440,6 +469,7 @@ run_flink() {
     sleep 0.1
   done
   t1=$(now)
+  SRV[flink]=$(servers_delta "$s0" "$(servers_cpu)")
   RC=0; wait "$pid" || RC=$?
   [ "$RC" = 0 ] || { tail -n 40 "$RUN_DIR/flink.log" >&2; die "flink exited with $RC"; }
   read -r net late < <(sed -n 's/^flink-result net_runtime_ms=\([0-9]*\) late=\([0-9]*\)$/\1 \2/p' "$RUN_DIR/flink.log") || true
@@ -475,18 +505,18 @@ table() {
   echo "Peers on one topic: $EVENTS events, $PARTITIONS partitions, one event a record ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
   echo "Machine: $MACHINE; Kafka $RDR_KAFKA_BROKERS, InfluxDB $INFLUX"
   echo
-  echo "| system | version | events | seconds | events/s | exact counts | CPU s | load before | what was timed, what was stored |"
-  echo "| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |"
+  echo "| system | version | events | seconds | events/s | exact counts | CPU s | broker / influxd CPU s | load before | what was timed, what was stored |"
+  echo "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |"
   for s in rdr telegraf flink; do
     wants "$s" || continue
-    printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n' "$(name_of "$s")" "${VERSION[$s]}" "$EVENTS" "${SECS[$s]}" \
-      "${RATE[$s]}" "${EXACT[$s]}" "${CPU[$s]:-?}" "${LOAD[$s]}" "${NOTE[$s]}"
+    printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n' "$(name_of "$s")" "${VERSION[$s]}" "$EVENTS" "${SECS[$s]}" \
+      "${RATE[$s]}" "${EXACT[$s]}" "${CPU[$s]:-?}" "${SRV[$s]:-?}" "${LOAD[$s]}" "${NOTE[$s]}"
   done
   echo
   if wants rdr && wants telegraf; then echo "rdr/Telegraf: $(ratio rdr telegraf)"; fi
   if wants rdr && wants flink; then echo "rdr/Flink: $(ratio rdr flink)"; fi
   echo
-  echo "CPU s: the process's user + system CPU time at the last sample before its stop (rdr: before SIGTERM, so without its Close; Telegraf: when all events were seen in InfluxDB; Flink: the last 0.1 s sample before exit). Load before: /proc/loadavg as each started (other work on the machine shows there)."
+  echo "CPU s: the process's user + system CPU time at the last sample before its stop (rdr: before SIGTERM, so without its Close; Telegraf: when all events were seen in InfluxDB; Flink: the last 0.1 s sample before exit). Broker / influxd CPU s: the Kafka broker's and InfluxDB's CPU time over the same interval (whole servers: other clients' work included). Load before: /proc/loadavg as each started (other work on the machine shows there)."
   echo "Builds: rdr ${RDR_BUILD:-}; Telegraf ${TELEGRAF_BUILD:-not run}; Flink job ${FLINK_BUILD:-not run}. Logs: $RUN_DIR"
 }
 table | tee "$RUN_DIR/result.md"
