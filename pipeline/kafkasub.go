@@ -144,6 +144,12 @@ func NewKafkaSubscriber(cfg KafkaConfig, logger watermill.LoggerAdapter) (*Kafka
 	// the others keep consuming the partitions that do not move.
 	sc.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyCooperativeSticky()}
 	sc.Consumer.Group.InstanceId = cfg.InstanceID
+	// A member learns that the group rebalances from its next heartbeat:
+	// at Sarama's default of 3 s, a processor whose repartition subscriber
+	// joins the group after its input subscriber (or a second processor
+	// that joins) waited ~3 s for its first record. 500 ms keeps the
+	// heartbeat well under a third of the 10 s session timeout.
+	sc.Consumer.Group.Heartbeat.Interval = 500 * time.Millisecond
 	sc.ChannelBufferSize = 1024
 	sc.Metadata.Retry.Backoff = 250 * time.Millisecond
 	return &KafkaSubscriber{cfg: cfg, sc: sc, logger: logger, claims: map[int32]sarama.ConsumerGroupSession{}, ends: endWatch{grace: max(cfg.OutageGrace, 0), ends: map[int32]endAnswer{}}}, nil

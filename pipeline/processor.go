@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/rdr-go/rdr/aggregate"
@@ -194,7 +195,13 @@ func (p *Processor) Run(ctx context.Context) error {
 				p.whileRunning(p.tick)
 			case <-saves:
 				p.whileRunning(func() {
-					if err := p.checkpoint(ctx, p.taskList(), false); err != nil {
+					err := p.checkpoint(ctx, p.taskList(), false)
+					switch {
+					case err != nil && ctx.Err() != nil:
+						// Stopping: the checkpoint of the shutdown saves
+						// every task that is still held.
+						p.cfg.Logger.Debug("pipeline: periodic checkpoint cut short by the shutdown", watermill.LogFields{"err": err})
+					case err != nil:
 						p.cfg.Logger.Error("pipeline: checkpoint", err, nil)
 					}
 				})

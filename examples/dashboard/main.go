@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -83,6 +84,7 @@ type options struct {
 	replayExit    bool
 	progress      io.Writer // where -replay reports; nil: stderr (not a flag)
 	logLevel      string
+	cpuProfile    string
 
 	// silenceRefresh is how often silences are read back from InfluxDB
 	// (not a flag; default defaultSilenceRefresh).
@@ -164,6 +166,7 @@ func parseFlagsTo(args []string, output io.Writer) (options, error) {
 	fs.IntVar(&o.keepRefused, "keep-refused", int(envFloat("RDR_KEEP_REFUSED", 1000)), "how many of the newest dead letters and late events are kept for GET /api/deadletters and /api/late (all are counted) (RDR_KEEP_REFUSED)")
 	fs.StringVar(&o.replay, "replay", env("RDR_REPLAY", ""), "backfill: read NDJSON events from this file (- for stdin) into the input, by event time only (no generator, the watermark never follows the clock), with progress on stderr (RDR_REPLAY)")
 	fs.BoolVar(&o.replayExit, "replay-exit", envBool("RDR_REPLAY_EXIT", false), "with -replay: stop once the file is applied, firing the last windows (RDR_REPLAY_EXIT)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", env("RDR_CPUPROFILE", ""), "write a CPU profile of the whole run to this file, for go tool pprof (RDR_CPUPROFILE)")
 	fs.StringVar(&o.logLevel, "log-level", env("RDR_LOG_LEVEL", "info"), "debug, info, warn or error (RDR_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: dashboard [flags]\n\nRuns the rdr processor, API, live WebSocket and dashboard. With no flags: embedded mode\n(in-process Pub/Sub, built-in generator, in-memory history). Every flag has an environment variable.\n\nFlags:\n")
@@ -202,10 +205,39 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, o, logger, nil); err != nil {
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		logger.Error("dashboard: -cpuprofile", "err", err)
+		os.Exit(2)
+	}
+	err = run(ctx, o, logger, nil)
+	if perr := stopProfile(); perr != nil {
+		logger.Error("dashboard: -cpuprofile", "err", perr)
+	}
+	if err != nil {
 		logger.Error("dashboard stopped", "err", err)
 		os.Exit(1)
 	}
+}
+
+// startCPUProfile starts a CPU profile to path ("" for none) and returns
+// what stops it and closes the file.
+func startCPUProfile(path string) (func() error, error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // errStopped ends the run's errgroup without being an error: the
