@@ -260,16 +260,29 @@ cpu_of() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk -v hz="$CLK_TCK" '{
 KAFKA_PID=$(pid_on_port "${RDR_KAFKA_BROKERS##*:}")
 INFLUX_HOSTPORT=${INFLUX#*://}; INFLUX_HOSTPORT=${INFLUX_HOSTPORT%%/*}
 INFLUX_PID=$(pid_on_port "${INFLUX_HOSTPORT##*:}")
-servers_cpu() { # the broker's and InfluxDB's CPU seconds so far, "K I" (? when not found)
-  local k='?' i='?'
+machine_cpu() { # the machine's busy CPU seconds so far (user, nice, system, irq, softirq, steal)
+  awk -v hz="$CLK_TCK" '$1 == "cpu" {printf "%.1f", ($2 + $3 + $4 + $7 + $8 + $9) / hz}' /proc/stat
+}
+# sample PID: "P K I M", the CPU seconds so far of PID (0 if none or gone), the broker, InfluxDB
+# (? when not found) and the whole machine
+sample() {
+  local p=0 k='?' i='?'
+  if [ -n "$1" ]; then p=$(cpu_of "$1"); fi
   if [ -n "$KAFKA_PID" ]; then k=$(cpu_of "$KAFKA_PID"); fi
   if [ -n "$INFLUX_PID" ]; then i=$(cpu_of "$INFLUX_PID"); fi
-  echo "$k $i"
+  echo "$p $k $i $(machine_cpu)"
 }
-# servers_delta "K0 I0" "K1 I1": "K1-K0 / I1-I0"
-servers_delta() {
-  awk -v a="$1" -v b="$2" 'BEGIN {split(a, x, " "); split(b, y, " ");
-    printf "%s / %s", (x[1] == "?" || y[1] == "?") ? "?" : sprintf("%.1f", y[1] - x[1]), (x[2] == "?" || y[2] == "?") ? "?" : sprintf("%.1f", y[2] - x[2])}'
+# cpu_report NAME "P0 K0 I0 M0" "P1 K1 I1 M1": sets CPU[NAME] (the process), SRV[NAME]
+# ("broker / influxd") and OTHER[NAME] (the rest of the machine) over the interval
+cpu_report() {
+  local a b
+  read -r -a a <<<"$2"; read -r -a b <<<"$3"
+  CPU[$1]=$(awk -v x="${a[0]}" -v y="${b[0]}" 'BEGIN{printf "%.1f", y - x}')
+  SRV[$1]=$(awk -v k0="${a[1]}" -v k1="${b[1]}" -v i0="${a[2]}" -v i1="${b[2]}" \
+    'BEGIN{printf "%s / %s", (k0 == "?" || k1 == "?") ? "?" : sprintf("%.1f", k1 - k0), (i0 == "?" || i1 == "?") ? "?" : sprintf("%.1f", i1 - i0)}')
+  OTHER[$1]=$(awk -v p0="${a[0]}" -v p1="${b[0]}" -v k0="${a[1]}" -v k1="${b[1]}" -v i0="${a[2]}" -v i1="${b[2]}" \
+    -v m0="${a[3]}" -v m1="${b[3]}" 'BEGIN{o = (m1 - m0) - (p1 - p0); if (k0 != "?" && k1 != "?") o -= k1 - k0;
+      if (i0 != "?" && i1 != "?") o -= i1 - i0; if (o < 0) o = 0; printf "%.1f", o}')
 }
 
 # ---------------------------------------------------------------- the topic
@@ -309,7 +322,7 @@ stop_wait() {
   RC=0; wait "$pid" || RC=$?
 }
 
-declare -A SECS RATE EXACT NOTE VERSION LOAD CPU SRV
+declare -A SECS RATE EXACT NOTE VERSION LOAD CPU SRV OTHER
 MACHINE="$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
 
 # ---------------------------------------------------------------- rdr
@@ -320,8 +333,8 @@ run_rdr() {
   port=$(free_port)
   LOAD[rdr]=$(loadavg)
   log "rdr: examples/dashboard on $TOPIC into $db (load $(loadavg))"
-  local s0
-  s0=$(servers_cpu)
+  local s0 s1
+  s0=$(sample "")
   t0=$(now)
   start rdr "$RUN_DIR/bin/dashboard" -generate=false -kafka-brokers "$RDR_KAFKA_BROKERS" -topic "$TOPIC" \
     -kafka-group "$TOPIC-rdr" -instance peers-rdr -influx-url "$INFLUX" -influx-token "$TOKEN" \
@@ -336,14 +349,14 @@ run_rdr() {
         $1 == "rdr_events_invalid_total" {i = $2} $1 == "rdr_alerts_fired_total" {a = $2}
         END {printf "%d %d %d %d\n", e, l, i, a}' <<<"$m")
       n=$((ev + late + inv))
-      if [ "$n" -ge "$EVENTS" ]; then CPU[rdr]=$(cpu_of "$pid"); break; fi
+      if [ "$n" -ge "$EVENTS" ]; then s1=$(sample "$pid"); break; fi
     fi
     [ "$(date +%s)" -lt "$deadline" ] || die "rdr: $n of $EVENTS events applied after ${TIMEOUT}s"
     sleep 0.1
   done
   stop_wait "$pid" 60
   t1=$(now)
-  SRV[rdr]=$(servers_delta "$s0" "$(servers_cpu)")
+  cpu_report rdr "$s0" "$s1"
   [ "$RC" = 0 ] || { tail -n 30 "$RUN_DIR/rdr.log" >&2; die "rdr exited with $RC after SIGTERM"; }
   per_type_sum "$db" rdr_events count >"$RUN_DIR/rdr.types"
   total=$(total_of <"$RUN_DIR/rdr.types")
@@ -422,7 +435,7 @@ EOF
   LOAD[telegraf]=$(loadavg)
   log "telegraf: on $TOPIC into $db (load $(loadavg))"
   local s0
-  s0=$(servers_cpu)
+  s0=$(sample "")
   t0=$(now)
   start telegraf "$TELEGRAF" --config "$conf"
   pid=$PID
@@ -430,7 +443,7 @@ EOF
   while :; do
     kill -0 "$pid" 2>/dev/null || { tail -n 30 "$RUN_DIR/telegraf.log" >&2; die "telegraf exited"; }
     total=$(telegraf_counts "$db" 2>/dev/null | total_of) || total=0
-    if [ "$total" -ge "$EVENTS" ]; then t1=$(now); CPU[telegraf]=$(cpu_of "$pid"); SRV[telegraf]=$(servers_delta "$s0" "$(servers_cpu)"); break; fi
+    if [ "$total" -ge "$EVENTS" ]; then t1=$(now); cpu_report telegraf "$s0" "$(sample "$pid")"; break; fi
     [ "$(date +%s)" -lt "$deadline" ] || die "telegraf: $total of $EVENTS events stored after ${TIMEOUT}s"
     sleep 0.25
   done
@@ -453,8 +466,8 @@ run_flink() {
   new_db "$db"
   LOAD[flink]=$(loadavg)
   log "flink: local MiniCluster, parallelism 2, on $TOPIC into $db (load $(loadavg))"
-  local s0
-  s0=$(servers_cpu)
+  local s0 s1='' c
+  s0=$(sample "")
   t0=$(now)
   # shellcheck disable=SC2086 # FLINK_JAVA_OPTS is a list of options
   start flink java $FLINK_JAVA_OPTS -cp "$FLINK_CACHE/lib/*:$FLINK_CACHE/rdr-peers-flink-job.jar" "$FLINK_MAIN" \
@@ -462,14 +475,14 @@ run_flink() {
     --db "$db" --rp autogen --user "$IUSER" --password "$IPASS" --parallelism 2 --batch 5000
   pid=$PID
   deadline=$(( $(date +%s) + TIMEOUT ))
-  local c
   while kill -0 "$pid" 2>/dev/null; do
     [ "$(date +%s)" -lt "$deadline" ] || die "flink: not done after ${TIMEOUT}s"
-    c=$(cpu_of "$pid"); [ "$c" = 0 ] || CPU[flink]=$c
+    c=$(sample "$pid")
+    if [ "${c%% *}" != 0 ]; then s1=$c; fi
     sleep 0.1
   done
   t1=$(now)
-  SRV[flink]=$(servers_delta "$s0" "$(servers_cpu)")
+  cpu_report flink "$s0" "${s1:-$s0}"
   RC=0; wait "$pid" || RC=$?
   [ "$RC" = 0 ] || { tail -n 40 "$RUN_DIR/flink.log" >&2; die "flink exited with $RC"; }
   read -r net late < <(sed -n 's/^flink-result net_runtime_ms=\([0-9]*\) late=\([0-9]*\)$/\1 \2/p' "$RUN_DIR/flink.log") || true
@@ -505,18 +518,18 @@ table() {
   echo "Peers on one topic: $EVENTS events, $PARTITIONS partitions, one event a record ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
   echo "Machine: $MACHINE; Kafka $RDR_KAFKA_BROKERS, InfluxDB $INFLUX"
   echo
-  echo "| system | version | events | seconds | events/s | exact counts | CPU s | broker / influxd CPU s | load before | what was timed, what was stored |"
-  echo "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |"
+  echo "| system | version | events | seconds | events/s | exact counts | CPU s | broker / influxd CPU s | other CPU s | load before | what was timed, what was stored |"
+  echo "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |"
   for s in rdr telegraf flink; do
     wants "$s" || continue
-    printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n' "$(name_of "$s")" "${VERSION[$s]}" "$EVENTS" "${SECS[$s]}" \
-      "${RATE[$s]}" "${EXACT[$s]}" "${CPU[$s]:-?}" "${SRV[$s]:-?}" "${LOAD[$s]}" "${NOTE[$s]}"
+    printf '| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(name_of "$s")" "${VERSION[$s]}" "$EVENTS" "${SECS[$s]}" \
+      "${RATE[$s]}" "${EXACT[$s]}" "${CPU[$s]:-?}" "${SRV[$s]:-?}" "${OTHER[$s]:-?}" "${LOAD[$s]}" "${NOTE[$s]}"
   done
   echo
   if wants rdr && wants telegraf; then echo "rdr/Telegraf: $(ratio rdr telegraf)"; fi
   if wants rdr && wants flink; then echo "rdr/Flink: $(ratio rdr flink)"; fi
   echo
-  echo "CPU s: the process's user + system CPU time at the last sample before its stop (rdr: before SIGTERM, so without its Close; Telegraf: when all events were seen in InfluxDB; Flink: the last 0.1 s sample before exit). Broker / influxd CPU s: the Kafka broker's and InfluxDB's CPU time over the same interval (whole servers: other clients' work included). Load before: /proc/loadavg as each started (other work on the machine shows there)."
+  echo "CPU s: the process's user + system CPU time from its start to the last sample before its stop (rdr: when /metrics showed all events, before SIGTERM and its Close; Telegraf: when all events were seen in InfluxDB; Flink: the last 0.1 s sample before exit). Broker / influxd CPU s: the Kafka broker's and InfluxDB's over the same interval (whole servers: other clients included). Other CPU s: the rest of the machine's busy time over it (/proc/stat; the harness's polling and other people's work: 2 cores give 2 CPU s a second in all). Load before: /proc/loadavg as each started."
   echo "Builds: rdr ${RDR_BUILD:-}; Telegraf ${TELEGRAF_BUILD:-not run}; Flink job ${FLINK_BUILD:-not run}. Logs: $RUN_DIR"
 }
 table | tee "$RUN_DIR/result.md"
