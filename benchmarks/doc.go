@@ -13,9 +13,11 @@
 // timed) into a fresh 6-partition topic, NDJSON-batched about 1,000 events a
 // record the way pipeline.PartitionBatches does, and then times a Processor
 // from its start until it has applied every event and closed, which flushes
-// the last windows to InfluxDB. BenchmarkLatency sends 20,000 events a
-// second for rdr.latency-for, after one second of warm-up, while the
-// processor runs, and measures, for the events the processor samples to the
+// the last windows to InfluxDB. BenchmarkLatency sends rdr.latency-rate
+// events a second (20,000) for rdr.latency-for, after one second of
+// warm-up, while the processor runs, one event a record (records=1) and
+// the events of each 10 ms in one record a partition (records=batched),
+// and measures, for the events the processor samples to the
 // hub's events topic, the time from produce (the event's timestamp) to
 // receipt by a WebSocket client.
 //

@@ -163,7 +163,7 @@ func (m *maker) event(t time.Time) rdr.Event {
 type producer struct {
 	pub   message.Publisher
 	topic string
-	work  [partitions]chan *message.Message
+	work  [partitions]chan []*message.Message
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	err   error
@@ -177,12 +177,12 @@ func newProducer(b *testing.B, s services, topic string) *producer {
 	}
 	p := &producer{pub: pub, topic: topic}
 	for i := range p.work {
-		p.work[i] = make(chan *message.Message, 4)
+		p.work[i] = make(chan []*message.Message, 4)
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			for m := range p.work[i] {
-				if err := pub.Publish(topic, m); err != nil {
+			for ms := range p.work[i] {
+				if err := pub.Publish(topic, ms...); err != nil {
 					p.mu.Lock()
 					p.err = err
 					p.mu.Unlock()
@@ -196,7 +196,24 @@ func newProducer(b *testing.B, s services, topic string) *producer {
 // send publishes events as one NDJSON record per partition.
 func (p *producer) send(events []rdr.Event) {
 	for _, m := range pipeline.PartitionBatches(events, partitions) {
-		p.work[pipeline.PartitionOf(m.Metadata.Get(pipeline.MetaPartitionKey), partitions)] <- m
+		p.work[pipeline.PartitionOf(m.Metadata.Get(pipeline.MetaPartitionKey), partitions)] <- []*message.Message{m}
+	}
+}
+
+// sendEach publishes events one a record, keyed by user, each partition's
+// records in one produce request.
+func (p *producer) sendEach(events []rdr.Event) {
+	var byPartition [partitions][]*message.Message
+	for _, ev := range events {
+		m := message.NewMessage(watermill.NewUUID(), rdr.AppendJSON(nil, ev))
+		m.Metadata.Set(pipeline.MetaPartitionKey, ev.UserID)
+		i := pipeline.PartitionOf(ev.UserID, partitions)
+		byPartition[i] = append(byPartition[i], m)
+	}
+	for i, ms := range byPartition {
+		if len(ms) > 0 {
+			p.work[i] <- ms
+		}
 	}
 }
 
@@ -421,6 +438,13 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 func BenchmarkLatency(b *testing.B) {
 	s := needServices(b)
+	b.Run("records=1", func(b *testing.B) { benchLatency(b, s, true) })
+	b.Run("records=batched", func(b *testing.B) { benchLatency(b, s, false) })
+}
+
+// benchLatency is BenchmarkLatency with one event a record (each) or the
+// events of 10 ms in one record a partition.
+func benchLatency(b *testing.B, s services, each bool) {
 	var all []time.Duration
 	b.StopTimer()
 	for range b.N {
@@ -461,7 +485,11 @@ func BenchmarkLatency(b *testing.B) {
 			for i := range batch {
 				batch[i] = m.event(time.Now().UTC())
 			}
-			p.send(batch)
+			if each {
+				p.sendEach(batch)
+			} else {
+				p.send(batch)
+			}
 			sent += perTick
 		}
 		tick.Stop()
@@ -469,6 +497,9 @@ func BenchmarkLatency(b *testing.B) {
 		deadline := time.Now().Add(30 * time.Second)
 		for handled(r.proc) < uint64(sent) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
+		}
+		if h := handled(r.proc); h != uint64(sent) {
+			b.Fatalf("the processor applied %d of the %d events sent, 30 s after the last", h, sent)
 		}
 		b.StopTimer()
 		time.Sleep(200 * time.Millisecond) // the last hub messages
