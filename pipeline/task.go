@@ -54,6 +54,7 @@ type task struct {
 	turns     uint64       // turns handed out
 	caughtUp  bool         // the last message read reached the partition's end
 	saved     int64        // offset of the latest checkpoint saved; -1: none
+	snapSize  [2]int       // sizes of the latest snapshot's windows and detection parts: the next one's buffers start that large
 	lastInput atomic.Int64 // wall-clock Unix ns of the latest message
 	idle      atomic.Bool  // the latest tick found the partition idle (see Processor.tick)
 	wm        atomic.Int64 // the windows' watermark, Unix ns; 0: none yet
@@ -383,6 +384,10 @@ func (o *turnstile) done() {
 // each as its field name and its state.
 var taskMagic = []byte("RDRT\x02")
 
+// makeRoom returns an empty buffer with room for a little more than n
+// bytes.
+func makeRoom(n int) []byte { return make([]byte, 0, n+n/8+64) }
+
 func appendPart(b, part []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(part))), part...)
 }
@@ -414,15 +419,19 @@ func (t *task) snapshot() ([]byte, error) {
 		}
 		return b, nil
 	}
-	ws, err := t.windows.AppendState(nil, func(b []byte, _ struct{}, s *aggregate.Set) ([]byte, error) { return s.AppendState(b) })
+	// A task's state is megabytes under load, made every CheckpointInterval:
+	// grown from nothing, its buffers were copied a dozen times over.
+	ws, err := t.windows.AppendState(makeRoom(t.snapSize[0]), func(b []byte, _ struct{}, s *aggregate.Set) ([]byte, error) { return s.AppendState(b) })
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: task %s: windows: %w", t.name, err)
 	}
-	es, err := t.engine.AppendState(nil)
+	es, err := t.engine.AppendState(makeRoom(t.snapSize[1]))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: task %s: detection state: %w", t.name, err)
 	}
-	return appendPart(appendPart(b, ws), es), nil
+	t.snapSize = [2]int{len(ws), len(es)}
+	out := make([]byte, 0, len(b)+len(ws)+len(es)+2*binary.MaxVarintLen64)
+	return appendPart(appendPart(append(out, b...), ws), es), nil
 }
 
 // stateReader reads a task state, failing once.
