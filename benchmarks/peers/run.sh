@@ -108,6 +108,8 @@ cleanup() {
         || log "could not delete the topics ${TOPICS[*]}"
     fi
     for i in "${DBS[@]}"; do influx_post "DROP DATABASE \"$i\"" >/dev/null 2>&1 || log "could not drop database $i"; done
+    # the run's binaries (tens of MB); its logs stay
+    if [ -n "${RUN_DIR:-}" ]; then rm -rf "${RUN_DIR:?}/bin" "${RUN_DIR:?}/flink-tmp"; fi
   elif [ "${#TOPICS[@]}" -gt 0 ]; then
     log "kept topics ${TOPICS[*]} and databases ${DBS[*]}"
   fi
@@ -469,8 +471,9 @@ run_flink() {
   local s0 s1='' c
   s0=$(sample "")
   t0=$(now)
+  mkdir -p "$RUN_DIR/flink-tmp" # the MiniCluster's temporary files (blobs, web uploads)
   # shellcheck disable=SC2086 # FLINK_JAVA_OPTS is a list of options
-  start flink java $FLINK_JAVA_OPTS -cp "$FLINK_CACHE/lib/*:$FLINK_CACHE/rdr-peers-flink-job.jar" "$FLINK_MAIN" \
+  start flink java $FLINK_JAVA_OPTS -Djava.io.tmpdir="$RUN_DIR/flink-tmp" -cp "$FLINK_CACHE/lib/*:$FLINK_CACHE/rdr-peers-flink-job.jar" "$FLINK_MAIN" \
     --brokers "$RDR_KAFKA_BROKERS" --topic "$TOPIC" --group "$TOPIC-flink" --influx-url "$INFLUX" \
     --db "$db" --rp autogen --user "$IUSER" --password "$IPASS" --parallelism 2 --batch 5000
   pid=$PID
