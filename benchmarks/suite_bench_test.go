@@ -57,6 +57,9 @@ func suiteBacklog(b *testing.B, s services, topic string, n, perRec int, storm b
 	step := time.Second / 20_000
 	start := time.Now().UTC().Add(-time.Duration(n)*step - 10*time.Second)
 	chunk := make([]rdr.Event, 0, perRec*partitions)
+	if perRec == 1 {
+		chunk = make([]rdr.Event, 0, 3000) // one event a record, many records a produce request
+	}
 	for i := range n {
 		t := start.Add(time.Duration(i) * step)
 		if storm {
@@ -65,7 +68,11 @@ func suiteBacklog(b *testing.B, s services, topic string, n, perRec int, storm b
 			chunk = append(chunk, quiet.event(t))
 		}
 		if len(chunk) == cap(chunk) || i == n-1 {
-			p.send(chunk)
+			if perRec == 1 {
+				p.sendEach(chunk)
+			} else {
+				p.send(chunk)
+			}
 			chunk = chunk[:0]
 		}
 	}
@@ -198,7 +205,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rsub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
+		rsub, err := pipeline.NewKafkaSubscriber(pipeline.RepartitionKafkaConfig(kc), watermill.NopLogger{})
 		if err != nil {
 			b.Fatal(err)
 		}

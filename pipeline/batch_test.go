@@ -114,7 +114,7 @@ func TestBatchedRecordsMatchOneAtATime(t *testing.T) {
 		kc := pipeline.KafkaConfig{Brokers: brokers, ConsumerGroup: group}
 		sub, err := pipeline.NewKafkaSubscriber(kc, nil)
 		require.NoError(t, err)
-		rsub, err := pipeline.NewKafkaSubscriber(kc, nil)
+		rsub, err := pipeline.NewKafkaSubscriber(pipeline.RepartitionKafkaConfig(kc), nil)
 		require.NoError(t, err)
 		rec := &outputRecorder{}
 		repartition := fmt.Sprintf("%s.repartition%d", topic, batch)

@@ -64,15 +64,15 @@ type Config struct {
 	// and the input's partitions split them. Each input task forwards the
 	// events those rules need (those passing one of their filters, with
 	// the field) to this topic, keyed by the field's value, through
-	// Publisher; the processor reads it back in the same consumer group
-	// and runs those rules in tasks of its partitions, so every value's
-	// events meet in one task wherever it runs, checkpointed like the
-	// others. Optional; none: every task runs every rule on its own
+	// Publisher; the processors read it back, in a consumer group of
+	// their own (RepartitionKafkaConfig), and run those rules in tasks of
+	// its partitions, so every value's events meet in one task wherever it
+	// runs, checkpointed like the others. Optional; none: every task runs every rule on its own
 	// partition's events (exact with one partition, as in-process).
 	RepartitionTopic string
 	// RepartitionSubscriber reads RepartitionTopic: for Kafka, a second
-	// [KafkaSubscriber] of the same consumer group. Required with
-	// RepartitionTopic.
+	// [KafkaSubscriber], in a consumer group of its own
+	// ([RepartitionKafkaConfig]). Required with RepartitionTopic.
 	RepartitionSubscriber message.Subscriber
 	// UnkeyedInput says that the input is not partitioned by userId (not
 	// keyed, or keyed by something else): then every rule, the per-user

@@ -365,7 +365,7 @@ func TestUnkeyedInputStillDetectsPerUser(t *testing.T) {
 			kc := pipeline.KafkaConfig{Brokers: brokers, ConsumerGroup: topic + "-processor"}
 			sub, err := pipeline.NewKafkaSubscriber(kc, nil)
 			require.NoError(t, err)
-			rsub, err := pipeline.NewKafkaSubscriber(kc, nil)
+			rsub, err := pipeline.NewKafkaSubscriber(pipeline.RepartitionKafkaConfig(kc), nil)
 			require.NoError(t, err)
 			pub, err := pipeline.NewKafkaPublisher(kc, nil)
 			require.NoError(t, err)

@@ -312,11 +312,7 @@ func run(ctx context.Context, o options, logger *slog.Logger, ready chan<- strin
 			if err := pipeline.CreateTopic(kc, repartitionTopic, partitions); err != nil {
 				return err
 			}
-			rc := kc
-			if rc.InstanceID != "" {
-				rc.InstanceID += "-repartition" // a member of its own
-			}
-			if repartitionSub, err = pipeline.NewKafkaSubscriber(rc, wlog); err != nil {
+			if repartitionSub, err = pipeline.NewKafkaSubscriber(pipeline.RepartitionKafkaConfig(kc), wlog); err != nil {
 				return err
 			}
 		}

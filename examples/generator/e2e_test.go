@@ -212,7 +212,7 @@ func startProcessor(t *testing.T, e *env, group, writer string, hub pipeline.Bro
 	kc := pipeline.KafkaConfig{Brokers: e.brokers, ConsumerGroup: group, ClientID: "rdr-e2e-" + writer}
 	sub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
 	require.NoError(t, err)
-	rsub, err := pipeline.NewKafkaSubscriber(kc, watermill.NopLogger{})
+	rsub, err := pipeline.NewKafkaSubscriber(pipeline.RepartitionKafkaConfig(kc), watermill.NopLogger{})
 	require.NoError(t, err)
 	pub, err := pipeline.NewKafkaPublisher(kc, watermill.NopLogger{})
 	require.NoError(t, err)
