@@ -341,7 +341,7 @@ run_rdr() {
   start rdr "$RUN_DIR/bin/dashboard" -generate=false -kafka-brokers "$RDR_KAFKA_BROKERS" -topic "$TOPIC" \
     -kafka-group "$TOPIC-rdr" -instance peers-rdr -influx-url "$INFLUX" -influx-token "$TOKEN" \
     -influx-bucket "$db/autogen" -addr "127.0.0.1:$port" -partials-topic "$TOPIC.partials" \
-    -checkpoint-topic "$TOPIC.cp" -idle-timeout 1m
+    -checkpoint-topic "$TOPIC.cp"
   local pid=$PID
   deadline=$(( $(date +%s) + TIMEOUT ))
   while :; do
