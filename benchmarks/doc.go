@@ -31,4 +31,11 @@
 // lateness:
 //
 //	go test -run '^$' -bench Suite -benchtime 1x ./benchmarks -rdr.suite-events 300000
+//
+// -rdr.suite-cpuprofile FILE writes a CPU profile of each sub-benchmark's
+// timed part (the processor, not the producer).
+//
+// The side-by-side with Telegraf and Flink is benchmarks/peers/run.sh (its
+// README says how each peer is built and configured): the reference app,
+// not a benchmark function, on one topic shared with the peers.
 package benchmarks
