@@ -37,6 +37,7 @@ func (p *Processor) apply(topic string, msg *message.Message) error {
 	var out outputs
 	t.mu.Lock()
 	t.applyInput(&in, &out)
+	t.flushRekeyed(&out)
 	turn := t.takeTurn()
 	t.mu.Unlock()
 	p.emitInTurn(p.emitCtx, t, out, turn)
@@ -60,6 +61,7 @@ func (p *Processor) applyRecords(topic string, b *recordBatch) error {
 			headers: rec.Headers, hwm: b.hwm, hasHWM: true}
 		t.applyInput(&in, &out)
 	}
+	t.flushRekeyed(&out)
 	turn := t.takeTurn()
 	t.mu.Unlock()
 	p.emitInTurn(p.emitCtx, t, out, turn)

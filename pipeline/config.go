@@ -67,8 +67,14 @@ type Config struct {
 	// Publisher; the processors read it back, in a consumer group of
 	// their own (RepartitionKafkaConfig), and run those rules in tasks of
 	// its partitions, so every value's events meet in one task wherever it
-	// runs, checkpointed like the others. Optional; none: every task runs every rule on its own
-	// partition's events (exact with one partition, as in-process).
+	// runs, checkpointed like the others. With a KafkaSubscriber, whose
+	// topic's partition count New asks, the events of one batch of input
+	// bound for one partition of it travel in one record (NDJSON, at most
+	// 1,000 events or 256 KiB) with each event's input position
+	// (MetaPositions), so a replayed batch re-applies none twice; add no
+	// partitions to it while processors run. Optional; none: every task
+	// runs every rule on its own partition's events (exact with one
+	// partition, as in-process).
 	RepartitionTopic string
 	// RepartitionSubscriber reads RepartitionTopic: for Kafka, a second
 	// [KafkaSubscriber], in a consumer group of its own

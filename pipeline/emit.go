@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +27,7 @@ type outputs struct {
 	late     []*message.Message
 	partials []*message.Message
 	rekeyed  []*message.Message
+	rekeyBuf []rekeyRecord // repartition records being filled (see task.forward)
 }
 
 func (o *outputs) empty() bool {
@@ -213,6 +215,81 @@ func (p *Processor) rekeyMessage(in *input, item int, field, key string, ev *rdr
 	m.Metadata.Set(MetaGroupBy, field)
 	m.Metadata.Set(MetaItem, strconv.Itoa(item))
 	p.sourceMetadata(in, m)
+	return m
+}
+
+// rekeyRecord is a repartition record being filled: the events of one
+// batch of input bound for one partition of the repartition topic, for
+// the rules of one re-keyed field, in input order.
+type rekeyRecord struct {
+	route     int    // index in task.rekey
+	dest      int32  // the repartition partition
+	key       string // the first event's key: the record's partition key (it maps to dest)
+	first     sourcePos
+	last      sourcePos
+	n         int
+	payload   []byte // NDJSON
+	positions []byte // MetaPositions
+}
+
+// Bounds of a repartition record: well inside Kafka's default 1 MiB
+// message size.
+const (
+	rekeyMaxEvents = 1000
+	rekeyMaxBytes  = 256 << 10
+)
+
+// rekeyBatched adds ev, item of in, to the repartition record of its
+// route and destination partition in out, starting a new one when there
+// is none or it is full.
+func (t *task) rekeyBatched(out *outputs, route int, in *input, item int, key string, ev *rdr.Event) {
+	dest := PartitionOf(key, t.p.rekeyPartitions)
+	i := slices.IndexFunc(out.rekeyBuf, func(r rekeyRecord) bool { return r.route == route && r.dest == dest })
+	if i >= 0 && (out.rekeyBuf[i].n >= rekeyMaxEvents || len(out.rekeyBuf[i].payload) >= rekeyMaxBytes) {
+		out.rekeyed = append(out.rekeyed, t.rekeyRecordMessage(&out.rekeyBuf[i]))
+		out.rekeyBuf = slices.Delete(out.rekeyBuf, i, i+1)
+		i = -1
+	}
+	pos := sourcePos{in.offset, int64(item)}
+	if i < 0 {
+		out.rekeyBuf = append(out.rekeyBuf, rekeyRecord{route: route, dest: dest, key: key, first: pos})
+		i = len(out.rekeyBuf) - 1
+	}
+	r := &out.rekeyBuf[i]
+	r.payload = append(rdr.AppendJSON(r.payload, *ev), '\n')
+	if r.n > 0 {
+		r.positions = append(r.positions, ',')
+	}
+	r.positions = strconv.AppendInt(append(strconv.AppendInt(r.positions, pos.offset, 10), '.'), pos.item, 10)
+	r.last = pos
+	r.n++
+}
+
+// flushRekeyed turns the repartition records being filled into messages.
+func (t *task) flushRekeyed(out *outputs) {
+	for i := range out.rekeyBuf {
+		out.rekeyed = append(out.rekeyed, t.rekeyRecordMessage(&out.rekeyBuf[i]))
+	}
+	out.rekeyBuf = out.rekeyBuf[:0]
+}
+
+// rekeyRecordMessage is the message of a filled repartition record. Its
+// UUID names the first event's input position, its field, partition and
+// size, so the duplicates a replay makes of the same batch share it; its
+// MetaOffset and MetaItem are the last event's, MetaPositions every
+// event's.
+func (t *task) rekeyRecordMessage(r *rekeyRecord) *message.Message {
+	p, field := t.p, t.rekey[r.route].name
+	id := p.cfg.Topic + "/" + strconv.Itoa(int(t.partition)) + "@" + strconv.FormatInt(r.first.offset, 10) + "/rekey-" + field + "-" +
+		strconv.FormatInt(r.first.item, 10) + "+" + strconv.Itoa(r.n) + "p" + strconv.Itoa(int(r.dest))
+	m := message.NewMessage(id, r.payload)
+	m.Metadata.Set(MetaPartitionKey, r.key)
+	m.Metadata.Set(MetaGroupBy, field)
+	m.Metadata.Set(MetaSourceTopic, p.cfg.Topic)
+	m.Metadata.Set(MetaPartition, strconv.Itoa(int(t.partition)))
+	m.Metadata.Set(MetaOffset, strconv.FormatInt(r.last.offset, 10))
+	m.Metadata.Set(MetaItem, strconv.FormatInt(r.last.item, 10))
+	m.Metadata.Set(MetaPositions, string(r.positions))
 	return m
 }
 

@@ -225,6 +225,12 @@ func (s *KafkaSubscriber) Subscribe(ctx context.Context, topic string) (<-chan *
 	return out, nil
 }
 
+// topicPartitions returns topic's partition count: the processor groups
+// the events it forwards to its repartition topic by partition.
+func (s *KafkaSubscriber) topicPartitions(topic string) (int32, error) {
+	return TopicPartitions(s.cfg, topic)
+}
+
 // held returns the partitions held now.
 func (s *KafkaSubscriber) held() []int32 {
 	s.mu.Lock()

@@ -35,6 +35,7 @@ const (
 	MetaSource      = "rdr_source"       // partials: the task, "TOPIC/PARTITION"
 	MetaWindowStart = "rdr_window_start" // partials: the window start, RFC 3339
 	MetaGroupBy     = "rdr_group_by"     // repartition records: the field they are keyed by
+	MetaPositions   = "rdr_positions"    // repartition records of several events: each one's input offset and item, "OFFSET.ITEM,…"
 	// MetaPartitionKey is the key the Kafka publisher of this package
 	// partitions by (see [NewKafkaPublisher]).
 	MetaPartitionKey = "partition_key"
@@ -67,6 +68,11 @@ type Processor struct {
 	router      *message.Router
 	partitioned map[string]PartitionedSubscriber // by topic: the subscribers that are
 	ends        map[string]EndReporter           // by topic: the subscribers that are
+
+	// rekeyPartitions is the repartition topic's partition count, when
+	// its subscriber tells it (KafkaSubscriber): the input tasks then put
+	// the events of one batch bound for one partition in one record.
+	rekeyPartitions int32
 
 	setCfg  aggregate.SetConfig
 	live    *liveView
@@ -148,6 +154,15 @@ func New(cfg Config) (*Processor, error) {
 		} else if sub != nil && cfg.Checkpoints != nil {
 			return nil, fmt.Errorf("%w: Checkpoints need a PartitionedSubscriber (such as KafkaSubscriber) for %s: a checkpoint resumes at an offset", ErrInvalidConfig, topic)
 		}
+	}
+	if pc, ok := cfg.RepartitionSubscriber.(interface {
+		topicPartitions(string) (int32, error)
+	}); ok && cfg.RepartitionTopic != "" {
+		n, err := pc.topicPartitions(cfg.RepartitionTopic)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: partitions of the repartition topic %s: %w", cfg.RepartitionTopic, err)
+		}
+		p.rekeyPartitions = n
 	}
 	p.met = newPromMetrics(p)
 	if cfg.Registerer != nil {

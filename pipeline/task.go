@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -191,16 +192,25 @@ func (t *task) apply(msg *input, out *outputs) {
 	t.advance(out)
 }
 
-// forward adds to out the repartition records of ev: one per re-keyed
-// group-by field whose rules' filters ev passes, keyed by its value.
+// forward adds to out what the repartition topic gets of ev: for each
+// re-keyed group-by field whose rules' filters ev passes, ev keyed by its
+// value. With the repartition topic's partition count known
+// (Processor.rekeyPartitions) and an input with offsets, the events of one
+// batch bound for one partition travel in one record (flushRekeyed ends
+// them), with their input positions (MetaPositions); else each is a
+// record of its own.
 func (t *task) forward(in *input, item int, ev *rdr.Event, out *outputs) {
-	for _, route := range t.rekey {
+	for i, route := range t.rekey {
 		if !slices.ContainsFunc(route.filters, func(f anomaly.Filter) bool { return f.Match(ev) }) {
 			continue
 		}
 		key, ok := route.field.Value(*ev)
 		if !ok {
 			continue // the rules skip it too
+		}
+		if t.p.rekeyPartitions > 0 && in.hasOffset {
+			t.rekeyBatched(out, i, in, item, key, ev)
+			continue
 		}
 		out.rekeyed = append(out.rekeyed, t.p.rekeyMessage(in, item, route.name, key, ev))
 	}
@@ -223,15 +233,33 @@ func (t *task) applyRekeyed(msg *input, out *outputs) {
 		return
 	}
 	pos := sourcePos{off, item}
-	if last, ok := t.seen[int32(src)]; ok && !pos.after(last) {
+	last, seen := t.seen[int32(src)]
+	var positions []sourcePos // of each event, in a record of several
+	if ps := msg.meta(MetaPositions); ps != "" {
+		var err error
+		if positions, err = parsePositions(ps); err != nil || positions[len(positions)-1] != pos {
+			p.stats.invalid.Add(1)
+			out.dlq = append(out.dlq, p.deadLetter(msg, 0, fmt.Errorf("pipeline: repartition record with bad positions %q (last %d.%d): %v", ps, off, item, err)))
+			return
+		}
+	} else if seen && !pos.after(last) {
 		return
 	}
-	t.seen[int32(src)] = pos
 	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) }
+	i := -1
 	for ev, err := range p.cfg.Decoder.Events(msg.payload) {
+		i++
+		if positions != nil {
+			// Each event once: a replayed source batch may put events
+			// applied before and new ones in one record.
+			if i >= len(positions) || (seen && !positions[i].after(last)) {
+				continue
+			}
+			last, seen = positions[i], true
+		}
 		if err != nil { // not from a processor: its events were valid
 			p.stats.invalid.Add(1)
-			out.dlq = append(out.dlq, p.deadLetter(msg, 0, err))
+			out.dlq = append(out.dlq, p.deadLetter(msg, i, err))
 			continue
 		}
 		if ev.Time.After(t.newest) {
@@ -239,7 +267,38 @@ func (t *task) applyRekeyed(msg *input, out *outputs) {
 		}
 		engine.Process(ev, collectAlert)
 	}
+	if positions == nil {
+		last = pos
+	} else if i+1 != len(positions) {
+		p.stats.invalid.Add(1)
+		out.dlq = append(out.dlq, p.deadLetter(msg, 0, fmt.Errorf("pipeline: repartition record of %d events with %d positions", i+1, len(positions))))
+	}
+	t.seen[int32(src)] = last
 	t.advance(out)
+}
+
+// parsePositions reads MetaPositions: "OFFSET.ITEM,…", in increasing order.
+func parsePositions(s string) ([]sourcePos, error) {
+	out := make([]sourcePos, 0, strings.Count(s, ",")+1)
+	for s != "" {
+		var one string
+		one, s, _ = strings.Cut(s, ",")
+		o, it, ok := strings.Cut(one, ".")
+		off, err1 := strconv.ParseInt(o, 10, 64)
+		item, err2 := strconv.ParseInt(it, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("position %q is not OFFSET.ITEM", one)
+		}
+		pos := sourcePos{off, item}
+		if len(out) > 0 && !pos.after(out[len(out)-1]) {
+			return nil, fmt.Errorf("position %q does not follow %d.%d", one, out[len(out)-1].offset, out[len(out)-1].item)
+		}
+		out = append(out, pos)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no positions")
+	}
+	return out, nil
 }
 
 // watermark is the task's bounded-out-of-orderness watermark: the newest
