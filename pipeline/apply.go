@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 
 	"github.com/IBM/sarama"
@@ -24,42 +25,38 @@ func (p *Processor) handler(topic string) message.NoPublishHandlerFunc {
 
 func (p *Processor) apply(topic string, msg *message.Message) error {
 	if b := messageRecords(msg); b != nil {
-		return p.applyRecords(topic, b)
+		return p.applyInputs(topic, b.records[0].Partition, len(b.records), func(yield func(*input) bool) {
+			var in input // one for the batch: the tasks keep no *input
+			for _, rec := range b.records {
+				in = input{payload: rec.Value, partition: rec.Partition, offset: rec.Offset, hasOffset: true,
+					headers: rec.Headers, hwm: b.hwm, hasHWM: true}
+				if !yield(&in) {
+					return
+				}
+			}
+		})
 	}
 	partition, offset, hasOffset := p.cfg.Partition(msg)
 	in := input{payload: msg.Payload, partition: partition, offset: offset, hasOffset: hasOffset, md: msg.Metadata}
 	in.hwm, in.hasHWM = MessageHighWaterMark(msg)
+	return p.applyInputs(topic, partition, 1, func(yield func(*input) bool) { yield(&in) })
+}
+
+// applyInputs applies n inputs of one partition, in order, in its task
+// under one lock, and emits what they produced together. A batch of
+// records (messageRecords) gives the same state and the same outputs, in
+// the same order, as one message a record (the watermark still moves
+// after each record), for less work per record.
+func (p *Processor) applyInputs(topic string, partition int32, n int, inputs iter.Seq[*input]) error {
 	t, err := p.task(topic, partition)
 	if err != nil {
 		return err
 	}
-	p.inputSeen(t, 1)
+	p.inputSeen(t, n)
 	var out outputs
 	t.mu.Lock()
-	t.applyInput(&in, &out)
-	t.flushRekeyed(&out)
-	turn := t.takeTurn()
-	t.mu.Unlock()
-	p.emitInTurn(p.emitCtx, t, out, turn)
-	return nil
-}
-
-// applyRecords applies a batch of one partition's records in its task,
-// under one lock, and emits what they produced together: the same state
-// and the same outputs, in the same order, as one message a record (the
-// watermark still moves after each record), for less work per record.
-func (p *Processor) applyRecords(topic string, b *recordBatch) error {
-	t, err := p.task(topic, b.records[0].Partition)
-	if err != nil {
-		return err
-	}
-	p.inputSeen(t, len(b.records))
-	var out outputs
-	t.mu.Lock()
-	for _, rec := range b.records {
-		in := input{payload: rec.Value, partition: rec.Partition, offset: rec.Offset, hasOffset: true,
-			headers: rec.Headers, hwm: b.hwm, hasHWM: true}
-		t.applyInput(&in, &out)
+	for in := range inputs {
+		t.applyInput(in, &out)
 	}
 	t.flushRekeyed(&out)
 	turn := t.takeTurn()

@@ -280,16 +280,14 @@ func (t *task) flushRekeyed(out *outputs) {
 // event's.
 func (t *task) rekeyRecordMessage(r *rekeyRecord) *message.Message {
 	p, field := t.p, t.rekey[r.route].name
-	id := p.cfg.Topic + "/" + strconv.Itoa(int(t.partition)) + "@" + strconv.FormatInt(r.first.offset, 10) + "/rekey-" + field + "-" +
-		strconv.FormatInt(r.first.item, 10) + "+" + strconv.Itoa(r.n) + "p" + strconv.Itoa(int(r.dest))
+	first := input{partition: t.partition, offset: r.first.offset, hasOffset: true}
+	id := p.messageID(&first, "rekey-"+field+"-", int(r.first.item)) + "+" + strconv.Itoa(r.n) + "p" + strconv.Itoa(int(r.dest))
 	m := message.NewMessage(id, r.payload)
 	m.Metadata.Set(MetaPartitionKey, r.key)
 	m.Metadata.Set(MetaGroupBy, field)
-	m.Metadata.Set(MetaSourceTopic, p.cfg.Topic)
-	m.Metadata.Set(MetaPartition, strconv.Itoa(int(t.partition)))
-	m.Metadata.Set(MetaOffset, strconv.FormatInt(r.last.offset, 10))
 	m.Metadata.Set(MetaItem, strconv.FormatInt(r.last.item, 10))
 	m.Metadata.Set(MetaPositions, string(r.positions))
+	p.sourceMetadata(&input{partition: t.partition, offset: r.last.offset, hasOffset: true}, m)
 	return m
 }
 

@@ -363,7 +363,7 @@ func (h *groupHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sara
 			continue
 		}
 		if batchMax <= 1 {
-			if !h.deliver(sess, claim, rec, fields) {
+			if !h.deliver(sess, claim, rec) {
 				return nil
 			}
 			continue
@@ -450,7 +450,7 @@ func (h *groupHandler) deliverBatch(sess sarama.ConsumerGroupSession, claim sara
 // deliver hands one record on and waits for its Ack, resending on Nack.
 // It reports false when delivery must stop (the claim or subscription
 // ended).
-func (h *groupHandler) deliver(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, rec *sarama.ConsumerMessage, fields watermill.LogFields) bool {
+func (h *groupHandler) deliver(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim, rec *sarama.ConsumerMessage) bool {
 	pi := partitionInfo{partition: rec.Partition, offset: rec.Offset, hwm: claim.HighWaterMarkOffset()}
 	return h.handOn(sess, func() *message.Message {
 		msg, err := kafka.DefaultMarshaler{}.Unmarshal(rec)

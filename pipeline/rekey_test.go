@@ -129,7 +129,7 @@ func TestRepartitionRecordWithBadPositionsIsDeadLettered(t *testing.T) {
 		{"0.0,1.0", "1", "record of 1 events with 2 positions"}, // one event in the record
 		{"1.0,0.0", "0", `position "0.0" does not follow 1.0`},
 		{"0.0,x", "0", `position "x" is not OFFSET.ITEM`},
-		{"0.0", "7", "bad positions"}, // the last position is not MetaOffset.MetaItem
+		{"0.0", "7", `bad positions "0.0": the last is not 7.0`}, // the last position is not MetaOffset.MetaItem
 	} {
 		in, err := p.newTask(p.cfg.Topic, 0)
 		require.NoError(t, err)

@@ -237,9 +237,12 @@ func (t *task) applyRekeyed(msg *input, out *outputs) {
 	var positions []sourcePos // of each event, in a record of several
 	if ps := msg.meta(MetaPositions); ps != "" {
 		var err error
-		if positions, err = parsePositions(ps); err != nil || positions[len(positions)-1] != pos {
+		if positions, err = parsePositions(ps); err == nil && positions[len(positions)-1] != pos {
+			err = fmt.Errorf("the last is not %s.%s", offS, itemS)
+		}
+		if err != nil {
 			p.stats.invalid.Add(1)
-			out.dlq = append(out.dlq, p.deadLetter(msg, 0, fmt.Errorf("pipeline: repartition record with bad positions %q (last %d.%d): %v", ps, off, item, err)))
+			out.dlq = append(out.dlq, p.deadLetter(msg, 0, fmt.Errorf("pipeline: repartition record with bad positions %q: %w", ps, err)))
 			return
 		}
 	} else if seen && !pos.after(last) {
