@@ -118,19 +118,9 @@ type Alert struct {
 }
 
 // MarshalJSON writes the alert as documented on [Alert]; events are written
-// in rdr's wire format, and a nil Events as [].
+// in rdr's wire format, and a nil Events as []. It is [Alert.AppendJSON].
 func (a Alert) MarshalJSON() ([]byte, error) {
-	type plain Alert
-	p := plain(a)
-	if p.Events == nil {
-		p.Events = []rdr.Event{}
-	}
-	p.FirstSeen = p.FirstSeen.UTC()
-	p.LastSeen = p.LastSeen.UTC()
-	if !p.ResolvedAt.IsZero() {
-		p.ResolvedAt = p.ResolvedAt.UTC()
-	}
-	return json.Marshal(p)
+	return a.AppendJSON(make([]byte, 0, 256+256*len(a.Events)))
 }
 
 // alertID is the stable ID of the alert that rule raised for key with its

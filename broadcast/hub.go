@@ -165,6 +165,10 @@ func (h *Hub) Config() Config {
 // topic. It never waits for a client: a client that is behind gets the
 // topic's overflow policy instead (see the package documentation).
 //
+// Data that is a [JSONAppender] (such as anomaly.Alert) writes its own
+// JSON, straight into the envelope; anything else goes through
+// json.Marshal.
+//
 // Publish returns an error matching [ErrUnknownTopic] for a topic other
 // than TopicMetrics, TopicAlerts and TopicEvents, one matching
 // [ErrInvalidData] when data cannot be encoded, and [ErrClosed] after
@@ -174,12 +178,28 @@ func (h *Hub) Publish(topic string, data any) error {
 	if err != nil {
 		return err
 	}
+	if ja, ok := data.(JSONAppender); ok {
+		now := h.cfg.Clock.Now()
+		b, err := ja.AppendJSON(h.envelopeHead(typeNames[t], now, 1024))
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidData, err)
+		}
+		h.publishEnvelope(t, now, append(b, '}'))
+		return nil
+	}
 	b, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidData, err)
 	}
 	h.publish(t, b)
 	return nil
+}
+
+// JSONAppender is data that writes its own JSON: AppendJSON appends one
+// valid JSON value to b and returns the extended buffer, or b unchanged
+// with an error. [Hub.Publish] trusts it and does not check the value.
+type JSONAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
 }
 
 // PublishRaw is Publish for data that is already JSON, for callers that
@@ -211,7 +231,11 @@ func (h *Hub) checkPublish(name string) (topic, error) {
 
 func (h *Hub) publish(t topic, data []byte) {
 	now := h.cfg.Clock.Now()
-	m := &message{topic: t, b: h.envelope(typeNames[t], now, data)}
+	h.publishEnvelope(t, now, h.envelope(typeNames[t], now, data))
+}
+
+func (h *Hub) publishEnvelope(t topic, now time.Time, b []byte) {
+	m := &message{topic: t, b: b}
 	h.published.Add(1)
 	for _, c := range h.subscribers(t) {
 		c.enqueue(m, now)
@@ -223,14 +247,18 @@ const tsLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // envelope returns {"type":typ,"ts":now,"data":data}.
 func (h *Hub) envelope(typ string, now time.Time, data []byte) []byte {
-	b := make([]byte, 0, len(`{"type":"","ts":"2006-01-02T15:04:05.000Z","data":}`)+len(typ)+len(data))
+	return append(append(h.envelopeHead(typ, now, len(data)), data...), '}')
+}
+
+// envelopeHead returns {"type":typ,"ts":now,"data": with room for size
+// more bytes.
+func (h *Hub) envelopeHead(typ string, now time.Time, size int) []byte {
+	b := make([]byte, 0, len(`{"type":"","ts":"2006-01-02T15:04:05.000Z","data":}`)+len(typ)+size)
 	b = append(b, `{"type":"`...)
 	b = append(b, typ...)
 	b = append(b, `","ts":"`...)
 	b = now.UTC().AppendFormat(b, tsLayout)
-	b = append(b, `","data":`...)
-	b = append(b, data...)
-	return append(b, '}')
+	return append(b, `","data":`...)
 }
 
 // control encodes a hello, subscribed or error reply.

@@ -3,6 +3,7 @@ package broadcast_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -282,6 +283,34 @@ func TestPublishRawEnvelope(t *testing.T) {
 	require.NoError(t, e.hub.Publish(broadcast.TopicAlerts, map[string]any{"rule": "brute_force", "count": 12}))
 	assert.Equal(t, `{"type":"event","ts":"2026-11-26T10:00:00.000Z","data":{"eventType":"login_failed", "userId":"u-1"}}`, readRaw(t, c))
 	assert.Equal(t, `{"type":"alert","ts":"2026-11-26T10:00:00.000Z","data":{"count":12,"rule":"brute_force"}}`, readRaw(t, c))
+}
+
+// appender writes its own JSON, as anomaly.Alert does.
+type appender struct {
+	json string
+	err  error
+}
+
+func (a appender) AppendJSON(b []byte) ([]byte, error) {
+	if a.err != nil {
+		return b, a.err
+	}
+	return append(b, a.json...), nil
+}
+
+func (a appender) MarshalJSON() ([]byte, error) { panic("Publish must use AppendJSON") }
+
+func TestPublishJSONAppender(t *testing.T) {
+	e := newEnv(t, broadcast.Config{})
+	c := e.dial(t, "", nil)
+	readHello(t, c)
+	require.NoError(t, e.hub.Publish(broadcast.TopicAlerts, appender{json: `{"id":"a1","events":[]}`}))
+	assert.Equal(t, `{"type":"alert","ts":"2026-11-26T10:00:00.000Z","data":{"id":"a1","events":[]}}`, readRaw(t, c))
+
+	err := e.hub.Publish(broadcast.TopicAlerts, appender{err: errors.New("invalid status 0")})
+	require.ErrorIs(t, err, broadcast.ErrInvalidData)
+	assert.EqualError(t, err, "broadcast: invalid data: invalid status 0")
+	assert.Equal(t, uint64(1), e.hub.Stats().Published, "the refused one is not published")
 }
 
 func TestTopicFiltering(t *testing.T) {

@@ -2,7 +2,6 @@ package sink
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -111,7 +110,7 @@ func (p *Publisher) WriteAlert(ctx context.Context, a anomaly.Alert) error {
 // consumer drops the duplicates a replay makes by UUID (or keeps the
 // latest state per alert_id).
 func AlertMessage(a anomaly.Alert) (*message.Message, error) {
-	payload, err := json.Marshal(a)
+	payload, err := a.AppendJSON(make([]byte, 0, 256+256*len(a.Events)))
 	if err != nil {
 		return nil, fmt.Errorf("sink: encoding alert %s: %w", a.ID, err)
 	}

@@ -3,7 +3,6 @@ package sink
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -215,7 +214,7 @@ func (w *Webhook) WriteAlert(ctx context.Context, a anomaly.Alert) error {
 	if err := validateAlert(&a); err != nil {
 		return err
 	}
-	body, err := json.Marshal(a)
+	body, err := a.AppendJSON(nil)
 	if err != nil {
 		return fmt.Errorf("sink: webhook alert %s: %w", a.ID, err)
 	}
