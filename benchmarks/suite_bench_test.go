@@ -158,7 +158,11 @@ func (h *countingHub) Publish(topic string, data any) error {
 // and of 500, with quiet traffic and with an alert storm. It reports
 // events/s (from the processor's start to its close, the last windows
 // flushed to InfluxDB), steady-events/s (from the first event applied to
-// the last: without the consumer group's join and the close), CPU per
+// the last: without the consumer group's join and the close), start-ms
+// (from the start to the first event applied: the groups' join and the
+// first fetch) and close-ms (from the last event applied to Close's
+// return: the in-flight messages, the stop's checkpoint, the sinks'
+// flush), CPU per
 // event (user + system, the whole process: the producer is done before
 // the timer starts), machine CPU per event (every process, the broker's
 // and InfluxDB's too, from /proc/stat: other work on the machine shows
@@ -179,7 +183,7 @@ func BenchmarkSuite(b *testing.B) {
 
 func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	n := *suiteEvents
-	var elapsed, steady, cpu, machine time.Duration
+	var elapsed, steady, startup, closing, cpu, machine time.Duration
 	var total, late, mallocs, alerts uint64
 	b.ReportAllocs()
 	b.StopTimer()
@@ -270,16 +274,19 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
+		last := time.Now()
 		if first.IsZero() {
-			first = time.Now()
+			first = last
 		}
-		steady += time.Since(first)
+		steady += last.Sub(first)
+		startup += first.Sub(t0)
 		if err := proc.Close(); err != nil {
 			b.Fatal(err)
 		}
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
+		closing += time.Since(last)
 		elapsed += time.Since(t0)
 		cpu += cpuTime() - c0
 		machine += machineBusy() - m0
@@ -309,6 +316,8 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	}
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(total)/steady.Seconds(), "steady-events/s")
+	b.ReportMetric(startup.Seconds()*1000/float64(b.N), "start-ms")
+	b.ReportMetric(closing.Seconds()*1000/float64(b.N), "close-ms")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(total), "cpu-ns/event")
 	if machine > 0 {
 		b.ReportMetric(float64(machine.Nanoseconds())/float64(total), "machine-cpu-ns/event")

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 )
@@ -51,13 +52,22 @@ func (p *Processor) PartitionAssigned(ctx context.Context, topic string, partiti
 // PartitionRevoked implements [PartitionHandler]: it checkpoints the
 // partition's task and lets it go. At a graceful stop, and at any revoke
 // without Checkpoints, it also fires the task's open windows (after the
-// checkpoint, which keeps them open for the next owner).
+// checkpoint, which keeps them open for the next owner). Once a graceful
+// stop has checkpointed every task at once (see [Processor.Close]), a
+// revoke waits for that checkpoint instead.
 func (p *Processor) PartitionRevoked(ctx context.Context, topic string, partition int32) {
 	p.tasksMu.Lock()
 	t := p.tasks[taskKey{topic, partition}]
 	delete(p.tasks, taskKey{topic, partition})
 	p.tasksMu.Unlock()
 	if t == nil {
+		if p.draining.Load() { // the stop took the task: its checkpoint must be saved before the partition goes
+			select {
+			case <-p.stopSaved:
+			case <-ctx.Done():
+			case <-time.After(2 * p.cfg.CloseTimeout): // the stop's waits are bounded by CloseTimeout each
+			}
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.CloseTimeout)

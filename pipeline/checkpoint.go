@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/IBM/sarama"
 
 	"github.com/rdr-go/rdr/sink"
 )
@@ -102,16 +106,35 @@ func (p *Processor) checkpoint(ctx context.Context, tasks []*task, final bool) e
 		p.stats.checkpointErrors.Add(uint64(len(snaps)))
 		return errors.Join(append(errs, fmt.Errorf("pipeline: no checkpoint: the sinks did not flush: %w", err))...)
 	}
-	for _, s := range snaps {
+	// The saves go side by side (a CheckpointStore is safe for
+	// concurrent use; each is a round trip or two to Kafka), then each
+	// task's offset is committed in order.
+	saveErrs := make([]error, len(snaps))
+	var sessions []sarama.ConsumerGroupSession
+	var wg sync.WaitGroup
+	for i, s := range snaps {
 		t := s.t
 		t.mu.Lock()
 		stale := s.next < t.saved
 		t.mu.Unlock()
 		if stale { // never put an older state over a newer one
+			snaps[i].t = nil
 			continue
 		}
 		if p.cfg.Checkpoints != nil {
-			if err := p.cfg.Checkpoints.Save(ctx, Checkpoint{Topic: t.topic, Partition: t.partition, Offset: s.next, State: s.state}); err != nil {
+			wg.Go(func() {
+				saveErrs[i] = p.cfg.Checkpoints.Save(ctx, Checkpoint{Topic: t.topic, Partition: t.partition, Offset: s.next, State: s.state})
+			})
+		}
+	}
+	wg.Wait()
+	for i, s := range snaps {
+		t := s.t
+		if t == nil {
+			continue
+		}
+		if p.cfg.Checkpoints != nil {
+			if err := saveErrs[i]; err != nil {
 				p.stats.checkpointErrors.Add(1)
 				errs = append(errs, fmt.Errorf("pipeline: checkpoint of %s: %w", t.name, err))
 				continue
@@ -122,12 +145,30 @@ func (p *Processor) checkpoint(ctx context.Context, tasks []*task, final bool) e
 		t.saved = s.next
 		t.mu.Unlock()
 		if sub := p.partitioned[t.topic]; sub != nil {
-			if err := sub.Commit(t.topic, t.partition, s.next); err != nil && !errors.Is(err, ErrNotAssigned) {
+			var err error
+			if m, ok := sub.(offsetMarker); ok { // committed below, once a session
+				var sess sarama.ConsumerGroupSession
+				if sess, err = m.markOffset(t.topic, t.partition, s.next); err == nil && !slices.Contains(sessions, sess) {
+					sessions = append(sessions, sess)
+				}
+			} else {
+				err = sub.Commit(t.topic, t.partition, s.next)
+			}
+			if err != nil && !errors.Is(err, ErrNotAssigned) {
 				errs = append(errs, fmt.Errorf("pipeline: committing %s at %d: %w", t.name, s.next, err))
 			}
 		}
 	}
+	for _, sess := range sessions {
+		sess.Commit()
+	}
 	return errors.Join(errs...)
+}
+
+// offsetMarker is a PartitionedSubscriber (KafkaSubscriber) that can mark
+// many offsets and commit them at once.
+type offsetMarker interface {
+	markOffset(topic string, partition int32, offset int64) (sarama.ConsumerGroupSession, error)
 }
 
 // flushSinks flushes every sink that buffers.

@@ -255,19 +255,30 @@ func (s *KafkaSubscriber) AtEnd(topic string, partition int32, next int64, withi
 // Commit implements [PartitionedSubscriber]: it marks offset for the
 // partition and commits synchronously.
 func (s *KafkaSubscriber) Commit(topic string, partition int32, offset int64) error {
+	sess, err := s.markOffset(topic, partition, offset)
+	if err != nil {
+		return err
+	}
+	sess.Commit()
+	return nil
+}
+
+// markOffset is Commit without the commit: the offset goes with the
+// session's next Commit, so that a checkpoint of many partitions commits
+// once (a commit is a round trip to the group coordinator).
+func (s *KafkaSubscriber) markOffset(topic string, partition int32, offset int64) (sarama.ConsumerGroupSession, error) {
 	s.mu.Lock()
 	sess, ok := s.claims[partition]
 	s.mu.Unlock()
 	if !ok {
-		return fmt.Errorf("%w: %s/%d", ErrNotAssigned, topic, partition)
+		return nil, fmt.Errorf("%w: %s/%d", ErrNotAssigned, topic, partition)
 	}
 	// Sarama's MarkOffset only moves forward and ResetOffset only back; a
 	// restored checkpoint may lie behind what an earlier run committed,
 	// and the group must say where the state is.
 	sess.MarkOffset(topic, partition, offset, "")
 	sess.ResetOffset(topic, partition, offset, "")
-	sess.Commit()
-	return nil
+	return sess, nil
 }
 
 // Close leaves the group (revoking every partition held first) and waits

@@ -103,6 +103,7 @@ type Processor struct {
 	mu        sync.Mutex // guards runCancel
 	runCancel context.CancelFunc
 	runDone   chan struct{}
+	stopSaved chan struct{} // closed once the stop has checkpointed the tasks it took (see shutdown)
 	started   atomic.Bool
 }
 
@@ -123,11 +124,12 @@ func New(cfg Config) (*Processor, error) {
 		return nil, err
 	}
 	p := &Processor{
-		cfg:     cfg,
-		router:  router,
-		setCfg:  series.Config().Set,
-		tasks:   map[taskKey]*task{},
-		runDone: make(chan struct{}),
+		cfg:       cfg,
+		router:    router,
+		setCfg:    series.Config().Set,
+		tasks:     map[taskKey]*task{},
+		runDone:   make(chan struct{}),
+		stopSaved: make(chan struct{}),
 
 		checkpointing: make(chan struct{}, 1),
 	}
@@ -251,9 +253,12 @@ func (p *Processor) Running() chan struct{} { return p.router.Running() }
 // Close stops a running processor gracefully and waits for Run to return:
 // it stops taking messages (those not yet applied are left unacknowledged,
 // so they are delivered again after a restart), waits for the in-flight
-// ones, closes the router (which closes the subscriber: each partition is
-// checkpointed as it is revoked), fires every open window to the sinks,
-// and closes the sinks (which flushes them). It is safe to call more than
+// ones, checkpoints every partition at once while it still holds them
+// (one flush of the sinks, the saves side by side, one offset commit a
+// consumer group), fires every open window to the sinks, closes the
+// router (which closes the subscriber: its partitions are revoked, each
+// after its checkpoint is saved) and closes the sinks (which flushes
+// them). It is safe to call more than
 // once, and before or without Run.
 //
 // Close is bounded: each step that waits for a sink (the in-flight
@@ -310,13 +315,25 @@ func (p *Processor) shutdown() error {
 			p.stopEmits()
 			<-waited
 		}
-		// Closing the router closes the subscriber, which revokes its
-		// partitions: PartitionRevoked checkpoints each and fires its
-		// open windows.
+		// Nothing is applied any more: every task is checkpointed (and its
+		// open windows fired) in one go, while its partition is still
+		// held: the sinks flush once and the checkpoints are saved side by
+		// side, where a revoke a partition saved one after the other. A
+		// revoke from now on (closing the router closes the subscriber,
+		// which revokes its partitions; or a rebalance meanwhile) finds
+		// its task gone and waits for this checkpoint, so that the
+		// partition's next owner restores it.
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.CloseTimeout)
+		if err := p.checkpoint(ctx, p.removeTasks(), true); err != nil {
+			errs = append(errs, err)
+		}
+		cancel()
+		close(p.stopSaved)
 		if err := p.router.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("pipeline: closing router: %w", err))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.CloseTimeout)
+		// Partitions assigned since (a rebalance during the stop).
+		ctx, cancel = context.WithTimeout(context.Background(), p.cfg.CloseTimeout)
 		if err := p.checkpoint(ctx, p.removeTasks(), true); err != nil {
 			errs = append(errs, err)
 		}
