@@ -112,11 +112,9 @@ func (d *Decoder) events(data []byte, yield func(Event, error) bool) {
 		// One object, or the first line of NDJSON. One event on one line
 		// (a string holds no raw newline) takes the fast path at once.
 		now := d.now()
-		if bytes.IndexByte(bytes.TrimRight(data, " \t\r\n"), '\n') < 0 {
-			if ev, end, ok := d.decodeFast(data, s.pos, now); ok && onlySpace(data[end:]) {
-				yield(ev, nil)
-				return
-			}
+		if ev, ok := d.one(data, s.pos, now); ok {
+			yield(ev, nil)
+			return
 		}
 		start := s.pos
 		if err := s.skipValue(0, skipDepth); err == nil && s.peek() == 0 && s.pos >= len(data) {
@@ -128,6 +126,35 @@ func (d *Decoder) events(data []byte, yield func(Event, error) bool) {
 	default:
 		yield(Event{}, &ItemError{Index: 0, Err: s.errorf("unexpected " + quoteByte(data[s.pos]) + ", want an event, an array of events or NDJSON").invalid(), Raw: data})
 	}
+}
+
+// One decodes data when it holds one event on one line, as most Kafka
+// records do, and reports whether it did: the event is what Events yields
+// for such data, without the iterator (whose closures are allocated each
+// call). It is Events' fast path, and declines (ok false) what that path
+// leaves to the full decoder: an array, NDJSON, an invalid event, a string
+// with escapes, …; give such data to Events.
+func (d *Decoder) One(data []byte) (ev Event, ok bool) {
+	if len(data) > d.limits.MaxBatchBytes {
+		return Event{}, false
+	}
+	s := scanner{data: data}
+	if s.peek() != '{' {
+		return Event{}, false
+	}
+	return d.one(data, s.pos, d.now())
+}
+
+// one is the fast path of Events for data holding one event on one line,
+// the event starting at start.
+func (d *Decoder) one(data []byte, start int, now time.Time) (Event, bool) {
+	if bytes.IndexByte(bytes.TrimRight(data, " \t\r\n"), '\n') >= 0 {
+		return Event{}, false
+	}
+	if ev, end, ok := d.decodeFast(data, start, now); ok && onlySpace(data[end:]) {
+		return ev, true
+	}
+	return Event{}, false
 }
 
 func onlySpace(b []byte) bool {

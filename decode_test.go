@@ -289,3 +289,41 @@ func TestBatchGoesOnPastDeepWrongTypedFields(t *testing.T) {
 		assert.Equal(t, []string{"item 0: rdr: invalid event: field " + field + ": " + want}, errs, field)
 	}
 }
+
+// TestOneIsEventsOfOne: One decodes exactly what Events yields for one
+// plain event on one line, and declines everything else.
+func TestOneIsEventsOfOne(t *testing.T) {
+	dec := newDecoder(t, rdr.Limits{MaxEventBytes: 300, MaxBatchBytes: 400})
+	ev := `{"timestamp":"2026-11-26T09:59:00Z","eventType":"login_failed","userId":"alice","ipAddress":"10.0.0.1","severity":"medium","metadata":{"app":"vpn"}}`
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{ev, true},
+		{"  " + ev + " \r\n", true},
+		{`{"timestamp":"2026-11-26T09:59:00Z","eventType":"login_failed","userId":"al\u0069ce","severity":"low"}`, false}, // an escape: the fast path declines, Events decodes it
+		{"[" + ev + "]", false},
+		{ev + "\n" + ev, false},
+		{`{"timestamp":"2026-11-26T09:59:00Z","eventType":"login_failed"}`, false}, // no userId: invalid
+		{`{"timestamp":"2026-11-26T09:59:00Z",` + "\n" + `"eventType":"login_failed","userId":"bob","severity":"low"}`, false},
+		{ev + strings.Repeat(" ", 400), false}, // over MaxBatchBytes
+		{"", false},
+		{"null", false},
+	} {
+		var yielded []rdr.Event
+		var errs int
+		for e, err := range dec.Events([]byte(tc.in)) {
+			if err != nil {
+				errs++
+				continue
+			}
+			yielded = append(yielded, e)
+		}
+		got, ok := dec.One([]byte(tc.in))
+		require.Equal(t, tc.want, ok, "%q", tc.in)
+		if ok {
+			require.Equal(t, []rdr.Event{got}, yielded, "%q", tc.in)
+			require.Zero(t, errs)
+		}
+	}
+}

@@ -43,14 +43,17 @@ type task struct {
 	partition int32
 	name      string // "topic/partition": the source in partials and views
 
-	mu        sync.Mutex                 // guards the fields below
-	windows   *taskWindows               // input tasks
-	engine    *anomaly.Engine            // input tasks: the rules grouped by the input key (all, without repartition)
-	rekey     []rekeyRoute               // input tasks: the events the repartition topic gets
-	byField   map[string]*anomaly.Engine // repartition tasks: the re-keyed rules, by group-by field
-	seen      map[int32]sourcePos        // repartition tasks: the last record applied per source partition
-	newest    time.Time                  // the newest event time applied: the watermark's base
-	next      int64                      // offset of the next message to apply; -1: none applied
+	mu        sync.Mutex                                    // guards the fields below
+	windows   *taskWindows                                  // input tasks
+	engine    *anomaly.Engine                               // input tasks: the rules grouped by the input key (all, without repartition)
+	rekey     []rekeyRoute                                  // input tasks: the events the repartition topic gets
+	byField   map[string]*anomaly.Engine                    // repartition tasks: the re-keyed rules, by group-by field
+	seen      map[int32]sourcePos                           // repartition tasks: the last record applied per source partition
+	newest    time.Time                                     // the newest event time applied: the watermark's base
+	curOut    *outputs                                      // the outputs of the apply or advance in progress
+	collect   func(anomaly.Alert)                           // the engines' emit, into curOut: made once (the engines keep it)
+	collectW  func(window.Result[struct{}, *aggregate.Set]) // the windows' emit, into curOut: made once, not a closure a call
+	next      int64                                         // offset of the next message to apply; -1: none applied
 	open      map[string]struct{}
 	turns     uint64       // turns handed out
 	caughtUp  bool         // the last message read reached the partition's end
@@ -143,6 +146,8 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 		}
 	}
 	t.order.cond.L = &t.order.mu
+	t.collect = func(a anomaly.Alert) { t.collectAlert(t.curOut, a) }
+	t.collectW = func(r window.Result[struct{}, *aggregate.Set]) { t.collectWindow(t.curOut, r) }
 	t.lastInput.Store(p.cfg.Clock.Now().UnixNano())
 	return t, nil
 }
@@ -151,45 +156,56 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 // produced. t.mu must be held.
 func (t *task) apply(msg *input, out *outputs) {
 	p := t.p
-	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) } // made once: the engine keeps it
+	t.curOut = out
 	newest := t.newest
-	item := -1
-	for ev, err := range p.cfg.Decoder.Events(msg.payload) {
-		item++
-		if err != nil {
-			p.stats.invalid.Add(1)
-			out.dlq = append(out.dlq, p.deadLetter(msg, item, err))
-			continue
+	if ev, ok := p.cfg.Decoder.One(msg.payload); ok { // most records: no iterator
+		t.applyEvent(msg, 0, ev, out, &newest)
+	} else {
+		item := -1
+		for ev, err := range p.cfg.Decoder.Events(msg.payload) {
+			item++
+			if err != nil {
+				p.stats.invalid.Add(1)
+				out.dlq = append(out.dlq, p.deadLetter(msg, item, err))
+				continue
+			}
+			t.applyEvent(msg, item, ev, out, &newest)
 		}
-		if ev.Time.After(newest) {
-			newest = ev.Time
-		}
-		status, werr := t.windows.Add(struct{}{}, ev.Time, ev)
-		switch {
-		case werr != nil:
-			p.stats.invalid.Add(1)
-			out.dlq = append(out.dlq, p.deadLetter(msg, item, &rdr.ItemError{Err: werr, Raw: rdr.AppendJSON(nil, ev)}))
-			continue
-		case status == window.StatusLate:
-			// Too late for its window, never for detection: a log shipper
-			// that delivers late, or an attacker who delays their own
-			// logs, is still alerted on (each detector documents what it
-			// does with an event older than it holds).
-			p.stats.late.Add(1)
-			out.late = append(out.late, p.lateMessage(msg, item, ev))
-			t.engine.Process(ev, collectAlert)
-			t.forward(msg, item, &ev, out)
-			continue
-		}
-		p.stats.events.Add(1)
-		t.engine.Process(ev, collectAlert)
-		t.forward(msg, item, &ev, out)
-		p.sample(out, t.windows.Watermark(), ev)
 	}
 	// The watermark is read only after the whole message, so observing
 	// its newest event once is the same as observing each.
 	t.newest = newest
 	t.advance(out)
+	t.curOut = nil // not kept past the call
+}
+
+// applyEvent applies one valid event, item of msg. t.mu must be held.
+func (t *task) applyEvent(msg *input, item int, ev rdr.Event, out *outputs, newest *time.Time) {
+	p := t.p
+	if ev.Time.After(*newest) {
+		*newest = ev.Time
+	}
+	status, werr := t.windows.Add(struct{}{}, ev.Time, ev)
+	switch {
+	case werr != nil:
+		p.stats.invalid.Add(1)
+		out.dlq = append(out.dlq, p.deadLetter(msg, item, &rdr.ItemError{Err: werr, Raw: rdr.AppendJSON(nil, ev)}))
+		return
+	case status == window.StatusLate:
+		// Too late for its window, never for detection: a log shipper
+		// that delivers late, or an attacker who delays their own
+		// logs, is still alerted on (each detector documents what it
+		// does with an event older than it holds).
+		p.stats.late.Add(1)
+		out.late = append(out.late, p.lateMessage(msg, item, ev))
+		t.engine.Process(ev, t.collect)
+		t.forward(msg, item, &ev, out)
+		return
+	}
+	p.stats.events.Add(1)
+	t.engine.Process(ev, t.collect)
+	t.forward(msg, item, &ev, out)
+	p.sample(out, t.windows.Watermark(), ev)
 }
 
 // forward adds to out what the repartition topic gets of ev: for each
@@ -248,7 +264,7 @@ func (t *task) applyRekeyed(msg *input, out *outputs) {
 	} else if seen && !pos.after(last) {
 		return
 	}
-	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) }
+	t.curOut = out
 	i := -1
 	for ev, err := range p.cfg.Decoder.Events(msg.payload) {
 		i++
@@ -268,7 +284,7 @@ func (t *task) applyRekeyed(msg *input, out *outputs) {
 		if ev.Time.After(t.newest) {
 			t.newest = ev.Time
 		}
-		engine.Process(ev, collectAlert)
+		engine.Process(ev, t.collect)
 	}
 	if positions == nil {
 		last = pos
@@ -278,6 +294,7 @@ func (t *task) applyRekeyed(msg *input, out *outputs) {
 	}
 	t.seen[int32(src)] = last
 	t.advance(out)
+	t.curOut = nil // not kept past the call
 }
 
 // parsePositions reads MetaPositions: "OFFSET.ITEM,…", in increasing order.
@@ -322,13 +339,19 @@ func (t *task) advance(out *outputs) {
 
 // advanceTo fires what watermark wm allows. t.mu must be held.
 func (t *task) advanceTo(out *outputs, wm time.Time) {
-	collectAlert := func(a anomaly.Alert) { t.collectAlert(out, a) }
+	t.curOut = out
+	t.fire(wm)
+	t.curOut = nil // not kept past the call
+}
+
+// fire is advanceTo's work, the outputs in t.curOut.
+func (t *task) fire(wm time.Time) {
 	if t.windows == nil { // a repartition task
 		if cur := t.wm.Load(); cur != 0 && wm.UnixNano() <= cur {
 			return
 		}
 		for _, field := range slices.Sorted(maps.Keys(t.byField)) {
-			t.byField[field].Advance(wm, collectAlert)
+			t.byField[field].Advance(wm, t.collect)
 		}
 		t.wm.Store(wm.UnixNano())
 		return
@@ -336,8 +359,8 @@ func (t *task) advanceTo(out *outputs, wm time.Time) {
 	if wm.Before(t.windows.Watermark()) {
 		return
 	}
-	t.windows.Advance(wm, func(r window.Result[struct{}, *aggregate.Set]) { t.collectWindow(out, r) })
-	t.engine.Advance(wm, collectAlert)
+	t.windows.Advance(wm, t.collectW)
+	t.engine.Advance(wm, t.collect)
 	t.wm.Store(t.windows.Watermark().UnixNano())
 }
 
