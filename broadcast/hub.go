@@ -198,6 +198,12 @@ func (h *Hub) Publish(topic string, data any) error {
 // JSONAppender is data that writes its own JSON: AppendJSON appends one
 // valid JSON value to b and returns the extended buffer, or b unchanged
 // with an error. [Hub.Publish] trusts it and does not check the value.
+//
+// Publish prefers AppendJSON to MarshalJSON, and a struct that embeds a
+// JSONAppender inherits its AppendJSON: a type that embeds one (an
+// anomaly.Alert, say) and writes more fields in its own MarshalJSON must
+// define AppendJSON too, or the live view gets the embedded value's JSON
+// alone.
 type JSONAppender interface {
 	AppendJSON(b []byte) ([]byte, error)
 }

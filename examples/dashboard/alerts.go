@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rdr-go/rdr"
@@ -37,21 +37,30 @@ func viewOf(s sink.StoredAlert) alertView {
 	return alertView{Alert: s.Alert, Acked: !s.AckedAt.IsZero(), AckedAt: s.AckedAt}
 }
 
-func (v alertView) MarshalJSON() ([]byte, error) {
-	b, err := v.Alert.MarshalJSON()
+// AppendJSON writes the alert's JSON with "acked" (and "ackedAt" once
+// acknowledged) spliced into its object. alertView must define it: the
+// AppendJSON it would inherit from the embedded anomaly.Alert is what the
+// live hub calls (broadcast.JSONAppender), and it leaves the
+// acknowledgement out.
+func (v alertView) AppendJSON(b []byte) ([]byte, error) {
+	start := len(b)
+	b, err := v.Alert.AppendJSON(b)
 	if err != nil {
-		return nil, err
+		return b[:start], err
 	}
-	extra, err := json.Marshal(struct {
-		Acked   bool      `json:"acked"`
-		AckedAt time.Time `json:"ackedAt,omitzero"`
-	}{v.Acked, v.AckedAt.UTC()})
-	if err != nil {
-		return nil, err
+	b = append(b[:len(b)-1], `,"acked":`...)
+	b = strconv.AppendBool(b, v.Acked)
+	if !v.AckedAt.IsZero() {
+		at, err := v.AckedAt.UTC().MarshalJSON()
+		if err != nil {
+			return b[:start], err
+		}
+		b = append(append(b, `,"ackedAt":`...), at...)
 	}
-	// Splice {"acked":…} into the alert's object.
-	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
+	return append(b, '}'), nil
 }
+
+func (v alertView) MarshalJSON() ([]byte, error) { return v.AppendJSON(nil) }
 
 // restore adds alerts stored before a restart, given newest first (as
 // sink.AlertStore returns them), with their acknowledgements.
