@@ -226,6 +226,9 @@ func (a *Activity) Merge(other *Activity) {
 		}
 		return
 	}
+	if len(a.users) == 0 { // a copy (Series.put): sized once, not doubled up to it
+		a.reserve(len(other.users))
+	}
 	for i := range other.users {
 		o := &other.users[i]
 		if j, ok := a.index(o.key); ok {

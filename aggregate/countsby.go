@@ -368,6 +368,9 @@ func (c *ipCounts) merge(other *ipCounts) {
 		}
 		return
 	}
+	if len(c.entries) == 0 { // a copy (Series.put): sized once, not doubled up to it
+		c.reserve(len(other.entries))
+	}
 	for _, e := range other.entries {
 		c.add(e.key, e.count)
 	}

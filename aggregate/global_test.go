@@ -481,3 +481,22 @@ func TestGlobalKeepUsersAnswersUser(t *testing.T) {
 		assert.ErrorIs(t, err, aggregate.ErrInvalidRange)
 	}
 }
+
+// BenchmarkGlobalPutKeepUsers puts busy windows (10,000 users, 1,000
+// addresses) into a Global that keeps users, as the processor's live view
+// does: every Put of a new window copies the window's per-user and per-IP
+// tables into a Set of its own. A fresh Global every 30 windows, so most
+// Puts copy into an empty Set, as while the live view's ring fills.
+func BenchmarkGlobalPutKeepUsers(b *testing.B) {
+	window := busyWindow(b, 10_000)
+	var g *aggregate.Global
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%30 == 0 {
+			g = newGlobal(b, aggregate.GlobalConfig{KeepUsers: true})
+		}
+		if err := g.Put("p", t0.Add(time.Duration(i%30)*time.Second), window); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
