@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"iter"
 	"slices"
 
@@ -11,13 +13,20 @@ import (
 
 // Applying input: each message to its partition's task, in order.
 
+// errStopping is what the handler returns for a message that arrives while
+// the processor stops: it matches ErrShuttingDown and context.Canceled.
+var errStopping = fmt.Errorf("%w: %w", ErrShuttingDown, context.Canceled)
+
 // handler applies each message of topic in its partition's task.
 func (p *Processor) handler(topic string) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		var err error
 		if !p.whileRunning(func() { err = p.apply(topic, msg) }) {
 			// Not applied, so not acknowledged: it is delivered again later.
-			return ErrShuttingDown
+			// Wrapped with context.Canceled, which Watermill's router does
+			// not log (message/router.go, handleMessage), where it logged an
+			// ERROR for each message a graceful stop turned away.
+			return errStopping
 		}
 		return err
 	}

@@ -20,7 +20,8 @@ var (
 	// ErrShuttingDown is what the processor's handler returns for a
 	// message that arrives while it stops: the message is not applied
 	// and not acknowledged, so it is delivered again (to the next owner,
-	// or after a restart).
+	// or after a restart). The error returned matches context.Canceled
+	// too, so that Watermill's router does not log it as a failure.
 	ErrShuttingDown = errors.New("pipeline: shutting down")
 
 	// ErrNotAssigned is returned by [KafkaSubscriber.Commit] for a

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/netip"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/stretchr/testify/require"
 
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
@@ -143,3 +145,17 @@ func TestTaskStateRoundTrips(t *testing.T) {
 
 // testInput is msg as a task's input, without a partition or offset.
 func testInput(msg *message.Message) *input { return &input{payload: msg.Payload, md: msg.Metadata} }
+
+// A message that arrives while the processor stops is refused with an
+// error that is ErrShuttingDown and context.Canceled (which Watermill's
+// router does not log), and is neither acked nor applied.
+func TestHandlerRefusesQuietlyWhileStopping(t *testing.T) {
+	p := fuzzProcessor(t)
+	p.draining.Store(true)
+	msg := message.NewMessage("m", []byte(`{"timestamp":"2026-11-26T10:00:00Z","eventType":"login_success","userId":"u","severity":"low"}`))
+	err := p.handler(p.cfg.Topic)(msg)
+	require.ErrorIs(t, err, ErrShuttingDown)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, "pipeline: shutting down: context canceled", err.Error())
+	require.Empty(t, p.taskList())
+}
