@@ -515,12 +515,13 @@ fi
 VERSION[telegraf]="${TELEGRAF_VERSION#v} (kafka_consumer, json_v2, valuecounter, influxdb)"
 VERSION[flink]="$FLINK_VERSION, connector-kafka $FLINK_KAFKA_VERSION, $(java -version 2>&1 | head -n 1 | sed 's/^[^"]*"\([^"]*\)".*/Java \1/')"
 
-# The warm-up. A broker that has just started costs far more CPU for the same work: the
-# reference app on 1,000,000 events made a fresh broker spend 10.8-14 CPU s, a warm one 2.9-4.3 s
-# (2026-12-03); after a warm-up of 200,000 events it still spent 10.8, after one of 1,000,000 4.3.
-# Most likely the JVM compiling its hot code (not proven). Whoever ran first paid for it: rdr,
-# always. So the reference app first runs, untimed, on a topic of its own of WARMUP events (its
-# counts checked like the timed runs'); then the topic under test is filled.
+# The warm-up: the reference app first runs, untimed, on a topic of its own of WARMUP events (its
+# counts checked like the timed runs'); then the topic under test is filled. The first heavy run
+# on a broker that has just started cost it more: 11.4 CPU s, then 3.6 and 3.6 for the same work
+# on the same broker; on fresh brokers 10.8 s after a 200,000-event warm-up, 4.3 and 5.1 s after
+# one of 1,000,000 (2026-12-03). Whoever ran first paid for it: rdr, always. It is not the only
+# cause of the spread: on another broker, after the warm-up, rdr's runs cost it 12.0-13.3 s, and
+# 5.4-6.1 s with -repartition=false in the runs between them (see benchmarks/peers/README.md).
 if [ "$WARMUP" -gt 0 ]; then
   main=("$TOPIC" "$EVENTS" "$DBP")
   TOPIC=${main[0]}-warmup EVENTS=$WARMUP DBP=${main[2]}_warmup
