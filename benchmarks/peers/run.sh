@@ -517,11 +517,10 @@ VERSION[flink]="$FLINK_VERSION, connector-kafka $FLINK_KAFKA_VERSION, $(java -ve
 
 # The warm-up: the reference app first runs, untimed, on a topic of its own of WARMUP events (its
 # counts checked like the timed runs'); then the topic under test is filled. The first heavy run
-# on a broker that has just started cost it more: 11.4 CPU s, then 3.6 and 3.6 for the same work
-# on the same broker; on fresh brokers 10.8 s after a 200,000-event warm-up, 4.3 and 5.1 s after
-# one of 1,000,000 (2026-12-03). Whoever ran first paid for it: rdr, always. It is not the only
-# cause of the spread: on another broker, after the warm-up, rdr's runs cost it 12.0-13.3 s, and
-# 5.4-6.1 s with -repartition=false in the runs between them (see benchmarks/peers/README.md).
+# on a broker that has just started costs it far more CPU: rdr's 1,000,000 events cost fresh
+# brokers 10.8-14.7 CPU s in 17 runs (one after a 200,000-event warm-up), against 2.9-4.2 s on
+# warm ones and 4.3-5.1 s after a warm-up of 1,000,000 (2026-12-03). Whoever ran first paid for
+# it: rdr, always. See benchmarks/peers/README.md.
 if [ "$WARMUP" -gt 0 ]; then
   main=("$TOPIC" "$EVENTS" "$DBP")
   TOPIC=${main[0]}-warmup EVENTS=$WARMUP DBP=${main[2]}_warmup
