@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/broadcast"
 	"github.com/rdr-go/rdr/sink"
 )
 
@@ -88,4 +91,44 @@ func TestAlertsRestoreAndList(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, bob, 1)
 	assert.Equal(t, "a1", bob[0].ID)
+}
+
+// An alert as the API and the live view show it: the alert's own JSON with
+// "acked" (and "ackedAt", in UTC, once acknowledged) added; the same bytes
+// through MarshalJSON (the API) and AppendJSON (what the live hub calls,
+// appending to its envelope); an alert that cannot be encoded leaves the
+// buffer as it was.
+func TestAlertViewJSON(t *testing.T) {
+	a := anomaly.Alert{
+		ID: "a1", Rule: "failed-login-burst", GroupBy: "userId", Key: "mallory", Severity: rdr.SeverityHigh,
+		Status: anomaly.StatusFiring, FirstSeen: time.Date(2026, 12, 3, 11, 0, 0, 0, time.UTC),
+		LastSeen: time.Date(2026, 12, 3, 11, 0, 2, 0, time.UTC), Count: 3, Value: 8, Threshold: 5,
+		Events: []rdr.Event{{Time: time.Date(2026, 12, 3, 11, 0, 0, 0, time.UTC), Type: "login_failed", UserID: "mallory", Severity: rdr.SeverityMedium}},
+	}
+	base, err := json.Marshal(a)
+	require.NoError(t, err)
+	for _, at := range []time.Time{{}, time.Date(2026, 12, 3, 13, 0, 0, 5, time.FixedZone("CET", 3600))} {
+		v := alertView{Alert: a, Acked: !at.IsZero(), AckedAt: at}
+		var want map[string]any
+		require.NoError(t, json.Unmarshal(base, &want))
+		want["acked"] = !at.IsZero()
+		if !at.IsZero() {
+			want["ackedAt"] = "2026-12-03T12:00:00.000000005Z"
+		}
+		wantJSON, err := json.Marshal(want)
+		require.NoError(t, err)
+		api, err := json.Marshal(v)
+		require.NoError(t, err)
+		assert.JSONEq(t, string(wantJSON), string(api))
+		ja, ok := any(v).(broadcast.JSONAppender)
+		require.True(t, ok, "the live hub would encode alertView as the embedded Alert")
+		live, err := ja.AppendJSON([]byte(`{"data":`))
+		require.NoError(t, err)
+		assert.Equal(t, `{"data":`+string(api), string(live))
+	}
+	bad := alertView{Alert: a, Acked: true, AckedAt: time.Now()}
+	bad.Value = math.NaN()
+	out, err := bad.AppendJSON([]byte("head"))
+	require.Error(t, err)
+	assert.Equal(t, "head", string(out))
 }
