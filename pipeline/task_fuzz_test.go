@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"github.com/stretchr/testify/require"
@@ -146,16 +149,74 @@ func TestTaskStateRoundTrips(t *testing.T) {
 // testInput is msg as a task's input, without a partition or offset.
 func testInput(msg *message.Message) *input { return &input{payload: msg.Payload, md: msg.Metadata} }
 
-// A message that arrives while the processor stops is refused with an
-// error that is ErrShuttingDown and context.Canceled (which Watermill's
-// router does not log), and is neither acked nor applied.
+// A message that arrives while the processor stops goes through a
+// Watermill router as the processor runs it: the handler refuses it with an
+// error that is ErrShuttingDown and context.Canceled, the router nacks it
+// (it is delivered again, to the next owner or after a restart), applies
+// nothing and logs no error.
 func TestHandlerRefusesQuietlyWhileStopping(t *testing.T) {
 	p := fuzzProcessor(t)
 	p.draining.Store(true)
 	msg := message.NewMessage("m", []byte(`{"timestamp":"2026-11-26T10:00:00Z","eventType":"login_success","userId":"u","severity":"low"}`))
-	err := p.handler(p.cfg.Topic)(msg)
-	require.ErrorIs(t, err, ErrShuttingDown)
-	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, "pipeline: shutting down: context canceled", err.Error())
+	var refused error
+	handler := p.handler(p.cfg.Topic)
+	logger := &errorLog{}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: time.Second}, logger)
+	require.NoError(t, err)
+	router.AddNoPublisherHandler("h", p.cfg.Topic, oneMessage{msg}, func(m *message.Message) error {
+		refused = handler(m)
+		return refused
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- router.Run(ctx) }()
+	select {
+	case <-msg.Nacked():
+	case <-msg.Acked():
+		t.Fatal("acked")
+	case <-time.After(10 * time.Second):
+		t.Fatal("neither acked nor nacked in 10 s")
+	}
+	require.NoError(t, router.Close())
+	require.NoError(t, <-runErr)
+	require.ErrorIs(t, refused, ErrShuttingDown)
+	require.ErrorIs(t, refused, context.Canceled)
+	require.Equal(t, "pipeline: shutting down: context canceled", refused.Error())
+	require.Empty(t, logger.errors())
 	require.Empty(t, p.taskList())
+}
+
+// oneMessage is a subscriber that delivers one message and closes its
+// channel when the subscription's context ends.
+type oneMessage struct{ msg *message.Message }
+
+func (s oneMessage) Subscribe(ctx context.Context, _ string) (<-chan *message.Message, error) {
+	c := make(chan *message.Message, 1)
+	c <- s.msg
+	go func() { <-ctx.Done(); close(c) }()
+	return c, nil
+}
+
+func (oneMessage) Close() error { return nil }
+
+// errorLog is a Watermill logger that keeps what is logged as an error.
+type errorLog struct {
+	watermill.NopLogger
+	mu   sync.Mutex
+	errs []string
+}
+
+func (l *errorLog) Error(msg string, err error, _ watermill.LogFields) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, msg+": "+err.Error())
+}
+
+func (l *errorLog) With(watermill.LogFields) watermill.LoggerAdapter { return l }
+
+func (l *errorLog) errors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.errs)
 }
