@@ -70,6 +70,20 @@ func (p *processProc) start() {
 	go func() { _ = cmd.Wait(); log.Close(); close(done) }()
 }
 
+// errorLines returns the lines logged at ERROR in the given run's log.
+func (p *processProc) errorLines(run int) []string {
+	p.t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.logs, fmt.Sprintf("run-%d.log", run)))
+	require.NoError(p.t, err)
+	var errs []string
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, "level=ERROR") {
+			errs = append(errs, strings.TrimSpace(line))
+		}
+	}
+	return errs
+}
+
 // running reports whether the current run has not exited.
 func (p *processProc) running() bool {
 	if p.done == nil {
@@ -418,6 +432,8 @@ func TestRebalanceIsExact(t *testing.T) {
 // stopped gracefully mid-stream. Its stop checkpoints every partition it
 // holds at once, before it lets them go, and the second restores them from
 // those checkpoints: nothing lost, nothing applied twice, the same alerts.
+// The stopped process logs no error on its way out (the messages its stop
+// turns away are refused quietly).
 func TestGracefulHandoverIsExact(t *testing.T) {
 	d := newDeployment(t)
 	a, b := d.processor("handover-a"), d.processor("handover-b")
@@ -429,6 +445,7 @@ func TestGracefulHandoverIsExact(t *testing.T) {
 	time.Sleep(time.Until(d.live.Add(10 * time.Second)))
 	a.signal(syscall.SIGTERM) // its partitions move to b as soon as it has left the group
 	d.verify(wait())
+	assert.Empty(t, a.errorLines(1), "ERROR lines of the process stopped with SIGTERM")
 }
 
 // produceHistoryThenLive sends history of cfg's traffic at once, then span
