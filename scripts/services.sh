@@ -2,9 +2,9 @@
 # Real Kafka and InfluxDB servers for rdr's tests, CI and local runs, on 127.0.0.1 only.
 #
 #   scripts/services.sh deps   [apt|kafka|influxdb|influxdb2|all]  install what the tests need (idempotent)
-#   scripts/services.sh start  [kafka|influxdb|influxdb2|all]      start (no-op when running); waits until ready
-#   scripts/services.sh stop   [kafka|influxdb|influxdb2|all]      stop, wait for exit, drop the data
-#   scripts/services.sh status [kafka|influxdb|influxdb2|all]      pid, port, RSS; exit 3 if one is not running
+#   scripts/services.sh start  [kafka|influxdb|influxdb2|all]...   start (no-op when running); waits until ready
+#   scripts/services.sh stop   [kafka|influxdb|influxdb2|all]...   stop, wait for exit, drop the data
+#   scripts/services.sh status [kafka|influxdb|influxdb2|all]...   pid, port, RSS; exit 3 if one is not running
 #   scripts/services.sh crash-restart kafka              kill -9 the broker, start it again on the same
 #                                                        ports and data (a crash); waits until ready
 #   scripts/services.sh env                              export lines:  eval "$(scripts/services.sh env)"
@@ -495,14 +495,21 @@ influx2_stop() {
 
 # ---------------------------------------------------------------- commands
 
-which_services() { # which_services ARG -> "kafka influxdb" subset
-  case "${1:-all}" in
-    all) echo "kafka influxdb influxdb2" ;;
-    kafka) echo kafka ;;
-    influxdb|influx) echo influxdb ;;
-    influxdb2|influx2) echo influxdb2 ;;
-    *) die "unknown service '$1' (kafka, influxdb, influxdb2 or all)" ;;
-  esac
+which_services() { # which_services [ARG...] -> the services they name, each once, in order (none: all)
+  local a out=''
+  [ $# -gt 0 ] || set -- all
+  for a; do
+    case "$a" in
+      all) out+=" kafka influxdb influxdb2" ;;
+      kafka) out+=" kafka" ;;
+      influxdb|influx) out+=" influxdb" ;;
+      influxdb2|influx2) out+=" influxdb2" ;;
+      *) die "unknown service '$a' (kafka, influxdb, influxdb2 or all)" ;;
+    esac
+  done
+  local s seen=' '
+  for s in $out; do [[ $seen == *" $s "* ]] || seen+="$s "; done
+  echo $seen
 }
 
 cmd_deps() {
@@ -522,7 +529,7 @@ cmd_deps() {
 
 cmd_start() {
   local s list
-  list=$(which_services "${1:-all}") || exit 2
+  list=$(which_services "$@") || exit 2
   for s in $list; do
     case $s in kafka) kafka_start ;; influxdb) influx_start ;; influxdb2) influx2_start ;; esac
   done
@@ -530,7 +537,7 @@ cmd_start() {
 
 cmd_stop() {
   local s list
-  list=$(which_services "${1:-all}") || exit 2
+  list=$(which_services "$@") || exit 2
   for s in $list; do
     case $s in kafka) kafka_stop ;; influxdb) influx_stop ;; influxdb2) influx2_stop ;; esac
   done
@@ -538,7 +545,7 @@ cmd_stop() {
 
 cmd_status() {
   local s rc=0 pid list
-  list=$(which_services "${1:-all}") || exit 2
+  list=$(which_services "$@") || exit 2
   for s in $list; do
     case $s in
       kafka)
@@ -562,6 +569,9 @@ cmd_status() {
 }
 
 cmd_env() {
+  # env prints every running service; it once took names and ignored them, so that
+  # "env kafka influxdb" looked like a request it did not make.
+  [ $# -eq 0 ] || die "env takes no service names: it prints the exports of every running service"
   if kafka_running && [ -s "$KAFKA_DIR/ready" ]; then
     echo "export RDR_KAFKA_BROKERS=$(cat "$KAFKA_DIR/ready")"
   else log "kafka is not running: no RDR_KAFKA_BROKERS"; fi
@@ -625,7 +635,7 @@ case "$cmd" in
   crash-restart)
     [ "${1:-}" = kafka ] || die "crash-restart: only kafka"
     with_lock kafka_restart ;;
-  env)    cmd_env ;;
+  env)    cmd_env "$@" ;;
   topic)  cmd_topic "$@" ;;
   logs)   cmd_logs "$@" ;;
   smoke)  cmd_smoke ;;

@@ -217,6 +217,9 @@ FILL=$RUN_DIR/bin/fill
 if [ -n "${RDR_KAFKA_BROKERS:-}" ] && [ -n "${RDR_INFLUX_URL:-}" ]; then
   log "using Kafka $RDR_KAFKA_BROKERS and InfluxDB $RDR_INFLUX_URL from the environment"
 else
+  if [ -n "${RDR_KAFKA_BROKERS:-}${RDR_INFLUX_URL:-}" ]; then
+    log "only one of RDR_KAFKA_BROKERS and RDR_INFLUX_URL is set: both are ignored, services.sh (RDR_SERVICES_DIR ${RDR_SERVICES_DIR:-/tmp/rdr-services}) gives both"
+  fi
   for s in kafka influxdb; do
     "$SERVICES" status "$s" >/dev/null 2>&1 || STARTED+=("$s")
     "$SERVICES" start "$s"
