@@ -102,12 +102,13 @@ func historyTotal(t *testing.T, base string, from, to time.Time) float64 {
 // ordered queue, 15–25k of them went late: a later chunk overtook an
 // earlier one.) Whatever answered 503 was posted again after Retry-After.
 //
-// The dashboard's default idle timeout (5 s), not the tests' 300 ms: with
-// the queue empty while the server reads and decodes the next chunk (over
-// 300 ms under -race on a busy machine), the input counts as idle, event
-// time takes the wall clock and the rest of a log three hours old is late,
-// as documented (README, Backfill: a live dashboard makes yesterday late).
-// A CI run saw that: 113,200 of 133,200 late.
+// The dashboard's default idle timeout (5 s), not the tests' 300 ms: were
+// the queue empty for 300 ms while the server reads and decodes the next
+// chunk, the input would count as idle, event time would take the wall
+// clock and the rest of a log three hours old would be late, as documented
+// (README, Backfill: a live dashboard makes yesterday late). That is the
+// likely cause of a CI run's 113,200 of 133,200 late, under -race on a busy
+// machine; it was not reproduced (one run beside two CPU hogs passed).
 func TestBackfillPostedBackToBackLosesNothing(t *testing.T) {
 	base := server(t, func(o *options) {
 		o.maxBody, o.queueBytes, o.memWindows = 1<<20, 1536<<10, 8000
