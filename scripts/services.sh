@@ -573,7 +573,7 @@ cmd_env() {
   # "env kafka influxdb" looked like a request it did not make.
   [ $# -eq 0 ] || die "env takes no service names: it prints the exports of every running service"
   if kafka_running && [ -s "$KAFKA_DIR/ready" ]; then
-    echo "export RDR_KAFKA_BROKERS=$(cat "$KAFKA_DIR/ready")"
+    echo "export RDR_KAFKA_BROKERS=$(cat "$KAFKA_DIR/ready") RDR_KAFKA_PID=$(cat "$KAFKA_DIR/kafka.pid")"
   else log "kafka is not running: no RDR_KAFKA_BROKERS"; fi
   if influx_running && [ -s "$INFLUX_DIR/ready" ]; then
     echo "export RDR_INFLUX_URL=$(cat "$INFLUX_DIR/ready") RDR_INFLUX_TOKEN=rdr:rdr RDR_INFLUX_ORG=rdr RDR_INFLUX_BUCKET=$INFLUX_DB/autogen RDR_INFLUX_PID=$(cat "$INFLUX_DIR/influxd.pid")"
