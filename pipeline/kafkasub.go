@@ -115,6 +115,32 @@ type KafkaSubscriber struct {
 	done    chan struct{} // closed when the consume loop has returned
 }
 
+// decompressedBatchLimit is what this package sets sarama's
+// MaxDecompressedBatchSize to when it is unset (0, sarama's default): 1 GiB.
+//
+// Sarama v1.61 decodes a snappy record batch (what rdr's publisher, the
+// Java client's snappy and most producers write) in one of two ways
+// (decompress.go): without a limit, with xerial.Decode into a nil slice,
+// which appends the batch's 32 KiB chunks one by one and so regrows and
+// copies the whole batch about twice over; with a limit, into a pooled
+// buffer sized by the earlier batches, copied out once. The limit is what
+// buys the second way, so this one is far above any batch a producer
+// sends (Kafka's default request limit is 1 MiB compressed, rdr's
+// publisher's 8 MiB; JSON events inflate a few times, not a hundred): it
+// refuses nothing real and still stops a compression bomb. On a backlog
+// of one event per record it cut the suite's bytes allocated by 30%
+// (BenchmarkSuite, records=1). A program that sets its own
+// MaxDecompressedBatchSize (in main, or in an init of its own package,
+// which runs after this one) keeps it.
+const decompressedBatchLimit = 1 << 30
+
+// init sets the limit before any goroutine of the program can read it.
+func init() {
+	if sarama.MaxDecompressedBatchSize == 0 {
+		sarama.MaxDecompressedBatchSize = decompressedBatchLimit
+	}
+}
+
 // NewKafkaSubscriber returns a subscriber for cfg's consumer group, tuned
 // for the processor: large fetches, the oldest record for a partition the
 // group has no offset for (FromNewest: the newest), cooperative-sticky
