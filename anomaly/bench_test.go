@@ -289,3 +289,36 @@ func heap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkStormSnapshot measures saving the default rules' state after
+// the benchmark suite's alert storm: 200,000 events of 5,000 users over
+// 10 s of event time, each from a random address, so that thousands of
+// alerts are firing, each with its events kept. It is what every
+// checkpoint of a task costs while the storm lasts.
+func BenchmarkStormSnapshot(b *testing.B) {
+	eng, err := anomaly.NewEngine(anomaly.DefaultRules(), anomaly.Config{MaxFuture: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kinds := []string{"login_success", "login_failed", "logout", "file_access", "file_delete", "api_call", "password_reset", "mfa_challenge"}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 200_000 {
+		u := rng.IntN(5000)
+		eng.Process(rdr.Event{Time: t0.Add(time.Duration(i) * 50 * time.Microsecond), Type: kinds[rng.IntN(len(kinds))],
+			UserID: fmt.Sprintf("u-%05d", u), Severity: rdr.SeverityLow,
+			IP: netip.AddrFrom4([4]byte{10, byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})}, nil)
+	}
+	firing := eng.Stats().Firing
+	buf, err := eng.AppendState(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf, err = eng.AppendState(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(firing), "alerts-firing")
+	b.ReportMetric(float64(len(buf)), "bytes")
+}

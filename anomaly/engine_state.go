@@ -168,7 +168,7 @@ func appendAlertStates(b []byte, r *ruleRT, scratch *[]byte) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(a.Events)))
 		var err error
 		for i, ev := range a.Events {
-			if b, err = appendEvent(b, ev, scratch); err != nil {
+			if b, err = appendEvent(b, ev, scratch, i >= st.checked); err != nil {
 				return b, fmt.Errorf("alert for %s %q: event %d: %w", a.GroupBy, a.Key, i, err)
 			}
 		}
@@ -177,9 +177,10 @@ func appendAlertStates(b []byte, r *ruleRT, scratch *[]byte) ([]byte, error) {
 		b = appendTime(b, d.Until)
 		b = appendFloat(b, d.Value)
 		b = appendFloat(b, d.Threshold)
-		if b, err = appendEvent(b, d.Event, scratch); err != nil {
+		if b, err = appendEvent(b, d.Event, scratch, !st.lastChecked); err != nil {
 			return b, fmt.Errorf("alert for %s %q: latest detection: %w", a.GroupBy, a.Key, err)
 		}
+		st.checked, st.lastChecked = len(a.Events), true
 	}
 	return b, nil
 }

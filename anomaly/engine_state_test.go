@@ -169,3 +169,38 @@ func TestAppendStateRefusesEventsItCannotKeep(t *testing.T) {
 		`the event cannot be saved: rdr's wire format refuses it: rdr: invalid event: field userId: must not be empty`)
 	assert.Equal(t, []byte("prefix"), out)
 }
+
+func TestAppendStateChecksEventsKeptSinceTheLastSave(t *testing.T) {
+	// AppendState checks each kept event once (alertState.checked): an
+	// event an alert keeps after a save is checked at the next one.
+	eng, err := anomaly.NewEngine([]anomaly.Rule{countBy(t, "by-ip", anomaly.FieldIP, 1)}, anomaly.Config{MaxFuture: -1})
+	require.NoError(t, err)
+	eng.Process(withIP(at(0, "login_failed", "alice"), "192.0.2.1"), nil)
+	first, err := eng.AppendState(nil)
+	require.NoError(t, err)
+	again, err := eng.AppendState(nil)
+	require.NoError(t, err)
+	assert.Equal(t, first, again, "a state saved twice, the second time unchecked, gives the same bytes")
+
+	eng.Process(withIP(at(time.Second, "login_failed", ""), "192.0.2.1"), nil)
+	for range 2 { // a failed save checks again
+		out, err := eng.AppendState([]byte("prefix"))
+		assert.EqualError(t, err, `anomaly: cannot save state: rule "by-ip": alert for ipAddress "192.0.2.1": event 1: `+
+			`the event cannot be saved: rdr's wire format refuses it: rdr: invalid event: field userId: must not be empty`)
+		assert.Equal(t, []byte("prefix"), out)
+	}
+}
+
+func TestAppendStateChecksTheLatestDetectionSinceTheLastSave(t *testing.T) {
+	eng, err := anomaly.NewEngine([]anomaly.Rule{countBy(t, "by-ip", anomaly.FieldIP, 1)}, anomaly.Config{MaxFuture: -1})
+	require.NoError(t, err)
+	for i := range anomaly.DefaultMaxEvents { // the alert keeps these five, no more
+		eng.Process(withIP(at(time.Duration(i)*time.Second, "login_failed", "alice"), "192.0.2.1"), nil)
+	}
+	_, err = eng.AppendState(nil)
+	require.NoError(t, err)
+	eng.Process(withIP(at(anomaly.DefaultMaxEvents*time.Second, "login_failed", ""), "192.0.2.1"), nil)
+	_, err = eng.AppendState(nil)
+	assert.EqualError(t, err, `anomaly: cannot save state: rule "by-ip": alert for ipAddress "192.0.2.1": latest detection: `+
+		`the event cannot be saved: rdr's wire format refuses it: rdr: invalid event: field userId: must not be empty`)
+}

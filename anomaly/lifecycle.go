@@ -80,6 +80,14 @@ type alertState struct {
 	resolved  bool      // resolved, kept only for the cooldown
 	coolUntil int64
 	done      bool // resolved and forgotten: its queue entry is stale
+	// checked is how many of alert.Events an AppendState has found to
+	// survive rdr's wire format, lastChecked whether it has found last's
+	// event to. Kept events are never changed, only appended to, so a
+	// snapshot checks each once rather than at every checkpoint (the
+	// check decodes the event's JSON again: a third of the cost of saving
+	// an alert storm's state).
+	checked     int
+	lastChecked bool
 }
 
 // hit applies one detection of rule r. It reports whether a new alert
@@ -157,7 +165,7 @@ func (e *Engine) hit(r *ruleRT, d Detection) bool {
 		a.Events = append(a.Events, ev)
 	}
 	d.Key, d.Event = a.Key, ev
-	st.last = d
+	st.last, st.lastChecked = d, false
 	if until > st.until {
 		st.until = until
 		st.resolveAt = addSat(until, int64(r.Lifecycle.ResolveAfter))
@@ -176,8 +184,8 @@ func (e *Engine) resolve(r *ruleRT, st *alertState) {
 	r.firing.Add(-1)
 	r.resolved.Add(1)
 	e.emitState(r, st)
-	st.alert.Events = nil
-	st.last = Detection{}
+	st.alert.Events, st.checked = nil, 0
+	st.last, st.lastChecked = Detection{}, false
 	if r.Lifecycle.Cooldown > 0 {
 		st.resolved = true
 		st.coolUntil = addSat(st.resolveAt, int64(r.Lifecycle.Cooldown))

@@ -322,7 +322,7 @@ func (a *Absence) AppendState(b []byte) ([]byte, error) {
 		b = appendString(b, q.w.key)
 		b = binary.AppendUvarint(b, q.seq)
 		var err error
-		if b, err = appendEvent(b, q.w.first, &scratch); err != nil {
+		if b, err = appendEvent(b, q.w.first, &scratch, true); err != nil {
 			return b[:b0], fmt.Errorf("anomaly: absence: key %q: %w", q.w.key, err)
 		}
 	}

@@ -171,13 +171,18 @@ var stateEvents = func() *rdr.Decoder {
 // the years 0 to 9999, an IP address with a zone, metadata nested deeper
 // than 512) or changes (invalid UTF-8, metadata with spaces or {}). Events
 // decoded by rdr and kept by the Engine always come back. The time comes
-// back in UTC.
-func appendEvent(b []byte, ev rdr.Event, scratch *[]byte) ([]byte, error) {
+// back in UTC. Only with check does it find out, by decoding the JSON
+// again: without, the caller knows that ev came back before.
+func appendEvent(b []byte, ev rdr.Event, scratch *[]byte, check bool) ([]byte, error) {
 	if ev == (rdr.Event{}) {
 		return append(b, 0), nil
 	}
 	j := rdr.AppendJSON((*scratch)[:0], ev)
 	*scratch = j
+	if !check {
+		b = binary.AppendUvarint(b, uint64(len(j)))
+		return append(b, j...), nil
+	}
 	back, err := stateEvents.DecodeEvent(j)
 	if err != nil {
 		return b, fmt.Errorf("the event cannot be saved: rdr's wire format refuses it: %w", err)
