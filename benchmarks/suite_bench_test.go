@@ -201,7 +201,8 @@ func (h *countingHub) Publish(topic string, data any) error {
 // the timer starts), machine CPU per event (every process, the broker's
 // and InfluxDB's too, from /proc/stat: other work on the machine shows
 // in it), the broker's and InfluxDB's own CPU per event where
-// RDR_KAFKA_PID and RDR_INFLUX_PID name them, allocs/event, the alert messages per event and the events lost
+// RDR_KAFKA_PID and RDR_INFLUX_PID name them, the points written to
+// InfluxDB and the write requests (a run's), allocs/event, the alert messages per event and the events lost
 // to lateness (which must be 0).
 func BenchmarkSuite(b *testing.B) {
 	s := needServices(b)
@@ -221,7 +222,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	var elapsed, steady, startup, closing, cpu, machine, broker, influxd time.Duration
 	_, brokerKnown := processBusy("RDR_KAFKA_PID")
 	_, influxKnown := processBusy("RDR_INFLUX_PID")
-	var total, late, mallocs, alerts uint64
+	var total, late, mallocs, alerts, points, writes uint64
 	b.ReportAllocs()
 	b.StopTimer()
 	for range b.N {
@@ -341,9 +342,11 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 		if st.Events+st.Late != uint64(n) || st.Invalid != 0 {
 			b.Fatalf("processor stats %+v, want %d events", st, n)
 		}
-		if ist := influx.Stats(); ist.Rejected+ist.Lost > 0 {
+		ist := influx.Stats()
+		if ist.Rejected+ist.Lost > 0 {
 			b.Fatalf("InfluxDB sink: %+v", ist)
 		}
+		points, writes = points+ist.Written, writes+ist.Batches
 		total += uint64(n)
 		late += st.Late
 		alerts += counting.alerts.Load()
@@ -372,5 +375,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	}
 	b.ReportMetric(float64(mallocs)/float64(total), "allocs/event")
 	b.ReportMetric(float64(alerts)/float64(total)*100, "alert-msgs-%")
+	b.ReportMetric(float64(points)/float64(b.N), "influx-points")
+	b.ReportMetric(float64(writes)/float64(b.N), "influx-writes")
 	b.ReportMetric(float64(late), "late-events")
 }
