@@ -33,7 +33,8 @@
 //	go test -run '^$' -bench Suite -benchtime 1x ./benchmarks -rdr.suite-events 300000
 //
 // -rdr.suite-cpuprofile FILE writes a CPU profile of each sub-benchmark's
-// timed part (the processor, not the producer).
+// timed part (the processor, not the producer); -rdr.suite-memprofile FILE
+// writes allocation profiles at its start and end, for pprof -diff_base.
 //
 // The side-by-side with Telegraf and Flink is benchmarks/peers/run.sh (its
 // README says how each peer is built and configured): the reference app,

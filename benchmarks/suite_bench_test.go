@@ -28,6 +28,7 @@ import (
 var (
 	suiteEvents  = flag.Int("rdr.suite-events", 300_000, "events BenchmarkSuite pre-produces for each iteration")
 	suiteProfile = flag.String("rdr.suite-cpuprofile", "", "write a CPU profile of BenchmarkSuite's timed parts (the processor, not the producer) to this file, one per sub-benchmark: NAME.records=1.traffic=quiet.prof")
+	suiteAllocs  = flag.String("rdr.suite-memprofile", "", "write allocation profiles at the start and the end of BenchmarkSuite's timed parts, one pair per sub-benchmark (NAME.records=1.traffic=quiet.start.prof and .end.prof): go tool pprof -sample_index=alloc_space -diff_base START END shows what the processor allocated")
 )
 
 // stormMaker makes the traffic of the alert storm: 5,000 users, 8 event
@@ -79,25 +80,48 @@ func suiteBacklog(b *testing.B, s services, topic string, n, perRec int, storm b
 	p.close(b)
 }
 
-// startProfile starts the CPU profile of -rdr.suite-cpuprofile for b's
-// timed part and returns what stops it.
+// startProfile starts the profiles of -rdr.suite-cpuprofile and
+// -rdr.suite-memprofile for b's timed part and returns what stops them.
 func startProfile(b *testing.B) func() {
-	if *suiteProfile == "" {
-		return func() {}
+	base := strings.ReplaceAll(strings.TrimPrefix(b.Name(), "BenchmarkSuite/"), "/", ".")
+	stopCPU := func() {}
+	if *suiteProfile != "" {
+		f, err := os.Create(*suiteProfile + "." + base + ".prof")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		stopCPU = func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
-	name := *suiteProfile + "." + strings.ReplaceAll(strings.TrimPrefix(b.Name(), "BenchmarkSuite/"), "/", ".") + ".prof"
-	f, err := os.Create(name)
-	if err != nil {
-		b.Fatal(err)
+	if *suiteAllocs == "" {
+		return stopCPU
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
+	writeAllocs := func(suffix string) {
+		// The allocation profile is as of the last GC: one now makes it
+		// current (it is a profiling run, not a timing one).
+		runtime.GC()
+		f, err := os.Create(*suiteAllocs + "." + base + suffix)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			b.Fatal(err)
+		}
 		if err := f.Close(); err != nil {
 			b.Fatal(err)
 		}
+	}
+	writeAllocs(".start.prof")
+	return func() {
+		stopCPU()
+		writeAllocs(".end.prof")
 	}
 }
 
