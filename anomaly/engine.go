@@ -160,6 +160,7 @@ type ruleRT struct {
 	acc       RiskAccumulator
 	snap      Snapshotter // nil if the detector is not one
 	kind      string      // the detector's kind in saved state; "" if it is not a Snapshotter
+	snapLen   int         // the length of the detector's state at the last AppendState
 	report    func(Detection)
 	alerts    map[string]*alertState
 

@@ -117,17 +117,16 @@ func (e *Engine) AppendState(b []byte) ([]byte, error) {
 			b = append(b, 0)
 		} else {
 			// The detector's state goes straight into b, its length in
-			// front of it once known.
-			at := len(b)
+			// front of it once known, in room the length of the last
+			// state takes (it moves only when the length's size changes).
+			at, room := len(b), wire.UvarintLen(uint64(r.snapLen))
+			b = append(b, make([]byte, room)...)
 			var err error
 			if b, err = r.snap.AppendState(b); err != nil {
 				return b[:b0], fmt.Errorf("anomaly: cannot save state: rule %q: detector: %w", r.Name, err)
 			}
-			n := len(b) - at
-			k := wire.UvarintLen(uint64(n))
-			b = append(b, make([]byte, k)...)
-			copy(b[at+k:], b[at:at+n])
-			binary.PutUvarint(b[at:], uint64(n))
+			r.snapLen = len(b) - at - room
+			b = wire.Prefix(b, at, room)
 		}
 		var err error
 		if b, err = appendAlertStates(b, r, &scratch); err != nil {

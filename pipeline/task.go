@@ -18,6 +18,7 @@ import (
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/aggregate"
 	"github.com/rdr-go/rdr/anomaly"
+	"github.com/rdr-go/rdr/internal/wire"
 	"github.com/rdr-go/rdr/sink"
 	"github.com/rdr-go/rdr/window"
 )
@@ -469,10 +470,6 @@ func (o *turnstile) done() {
 // each as its field name and its state.
 var taskMagic = []byte("RDRT\x02")
 
-// makeRoom returns an empty buffer with room for a little more than n
-// bytes.
-func makeRoom(n int) []byte { return make([]byte, 0, n+n/8+64) }
-
 func appendPart(b, part []byte) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(part))), part...)
 }
@@ -505,18 +502,26 @@ func (t *task) snapshot() ([]byte, error) {
 		return b, nil
 	}
 	// A task's state is megabytes under load, made every CheckpointInterval:
-	// grown from nothing, its buffers were copied a dozen times over.
-	ws, err := t.windows.AppendState(makeRoom(t.snapSize[0]), func(b []byte, _ struct{}, s *aggregate.Set) ([]byte, error) { return s.AppendState(b) })
+	// grown from nothing, its buffer was copied a dozen times over, and
+	// its parts copied once more into the whole. So the whole is made with
+	// room for the last state and a quarter more, and the windows' and the
+	// engine's states go straight into it, each in room for a length of
+	// the last one's size (see wire.Prefix).
+	out := make([]byte, 0, len(b)+t.snapSize[0]+t.snapSize[1]+(t.snapSize[0]+t.snapSize[1])/4+4096)
+	out = append(out, b...)
+	at, room := len(out), wire.UvarintLen(uint64(t.snapSize[0]))
+	out, err := t.windows.AppendState(append(out, make([]byte, room)...), func(b []byte, _ struct{}, s *aggregate.Set) ([]byte, error) { return s.AppendState(b) })
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: task %s: windows: %w", t.name, err)
 	}
-	es, err := t.engine.AppendState(makeRoom(t.snapSize[1]))
-	if err != nil {
+	ws := len(out) - at - room
+	out = wire.Prefix(out, at, room)
+	at, room = len(out), wire.UvarintLen(uint64(t.snapSize[1]))
+	if out, err = t.engine.AppendState(append(out, make([]byte, room)...)); err != nil {
 		return nil, fmt.Errorf("pipeline: task %s: detection state: %w", t.name, err)
 	}
-	t.snapSize = [2]int{len(ws), len(es)}
-	out := make([]byte, 0, len(b)+len(ws)+len(es)+2*binary.MaxVarintLen64)
-	return appendPart(appendPart(append(out, b...), ws), es), nil
+	t.snapSize = [2]int{ws, len(out) - at - room}
+	return wire.Prefix(out, at, room), nil
 }
 
 // stateReader reads a task state, failing once.

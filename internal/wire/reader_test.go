@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"testing"
 )
@@ -61,5 +63,24 @@ func TestReaderReadsValues(t *testing.T) {
 	r.End()
 	if r.Err != nil {
 		t.Fatal(r.Err)
+	}
+}
+
+func TestPrefixPutsTheLengthInFront(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 300, 16383, 16384, 70000} {
+		part := make([]byte, n)
+		for i := range part {
+			part[i] = byte(i*7 + 1)
+		}
+		want := binary.AppendUvarint([]byte("head"), uint64(n))
+		want = append(want, part...)
+		for room := range 5 {
+			b := append([]byte("head"), make([]byte, room)...)
+			b = append(b, part...)
+			got := Prefix(b, 4, room)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("n=%d room=%d: got %d bytes, want %d", n, room, len(got), len(want))
+			}
+		}
 	}
 }

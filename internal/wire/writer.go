@@ -1,0 +1,24 @@
+package wire
+
+import "encoding/binary"
+
+// Prefix puts the uvarint length of a part appended straight into b in
+// front of it, for a part whose length was not known before it was
+// written: b[at:at+room] is room left for the length, the part is
+// b[at+room:]. The part moves only when its length takes other than room
+// bytes; a caller that guessed the length's size right (room =
+// UvarintLen(guess)) copies nothing.
+func Prefix(b []byte, at, room int) []byte {
+	n := len(b) - at - room
+	k := UvarintLen(uint64(n))
+	switch {
+	case k > room:
+		b = append(b, make([]byte, k-room)...)
+		copy(b[at+k:], b[at+room:at+room+n])
+	case k < room:
+		copy(b[at+k:], b[at+room:])
+		b = b[:at+k+n]
+	}
+	binary.PutUvarint(b[at:], uint64(n))
+	return b
+}
