@@ -123,14 +123,32 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 		}
 	} else {
 		setCfg := p.setCfg
+		// A window's Set is garbage once the window is freed (the live
+		// view and the outputs keep copies), and its per-user and per-IP
+		// tables are the size of a window's traffic: grown from nothing
+		// each window, they were most of an alert storm's allocations
+		// (a random address per event). So freed Sets are kept, a few,
+		// and handed to the next windows, reset.
+		var spare []*aggregate.Set
 		t.windows, err = window.New[struct{}](window.Config[rdr.Event, *aggregate.Set]{
 			Assigner:        window.Tumbling(p.cfg.Window),
 			AllowedLateness: p.cfg.AllowedLateness,
 			Init: func() *aggregate.Set {
+				if n := len(spare); n > 0 {
+					s := spare[n-1]
+					spare = spare[:n-1]
+					return s
+				}
 				s, _ := aggregate.NewSet(setCfg) // setCfg was validated by NewSeries
 				return s
 			},
 			Add: func(s **aggregate.Set, ev rdr.Event) { (*s).Add(ev) },
+			Free: func(s *aggregate.Set) {
+				if len(spare) < maxSpareSets {
+					s.Reset()
+					spare = append(spare, s)
+				}
+			},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -152,6 +170,11 @@ func (p *Processor) newTask(topic string, partition int32) (*task, error) {
 	t.lastInput.Store(p.cfg.Clock.Now().UnixNano())
 	return t, nil
 }
+
+// maxSpareSets bounds the freed window Sets a task keeps for its next
+// windows: the windows a task holds at once are the open one and those
+// within the allowed lateness, usually one or two.
+const maxSpareSets = 4
 
 // apply decodes and applies one input message and returns what it
 // produced. t.mu must be held.

@@ -195,6 +195,7 @@ func (w *Windows[K, T, S]) restore(d *stateDecoder, restoreKeyState func([]byte)
 		init:      w.init,
 		add:       w.add,
 		merge:     w.merge,
+		free:      w.free,
 		wm:        wm,
 		freeEntry: -1,
 		freeBkt:   -1,

@@ -37,6 +37,15 @@ type Config[T, S any] struct {
 	// Merge folds src into dst when session windows merge. Required for
 	// [Session] assigners, unused otherwise. After Merge, src is dropped.
 	Merge func(dst *S, src S)
+
+	// Free is given each window's state once the Windows holds it no more:
+	// the window was freed (the watermark passed its allowed lateness, or
+	// Flush), or, for sessions, merged into another. The Windows does not
+	// touch the state after, so Free may keep it for Init to hand out again
+	// (a state with tables sized by the traffic refills without
+	// allocating). Optional. Not called for the states RestoreState
+	// replaces.
+	Free func(S)
 }
 
 func (c *Config[T, S]) setDefaults() {
@@ -173,6 +182,7 @@ type Windows[K comparable, T, S any] struct {
 	init     func() S
 	add      func(*S, T)
 	merge    func(*S, S)
+	free     func(S)
 
 	wm int64 // current watermark in ms, noWatermark if none
 
@@ -243,6 +253,7 @@ func New[K comparable, T, S any](cfg Config[T, S]) (*Windows[K, T, S], error) {
 		init:      cfg.Init,
 		add:       cfg.Add,
 		merge:     cfg.Merge,
+		free:      cfg.Free,
 		wm:        noWatermark,
 		freeEntry: -1,
 		freeBkt:   -1,
@@ -528,6 +539,9 @@ func (w *Windows[K, T, S]) release(id int32) {
 			} else {
 				w.keyRefs[e.key] = n
 			}
+		}
+		if w.free != nil {
+			w.free(e.state)
 		}
 		*e = entry[K, S]{next: w.freeEntry}
 		w.freeEntry = idx

@@ -500,3 +500,40 @@ func TestAdvanceOutOfRange(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, window.StatusLate, st)
 }
+
+// Free gets each window's state once, when the Windows lets go of it: after
+// its allowed lateness, on Flush, and (sessions) when merged into another.
+func TestFreeGetsEachStateOnce(t *testing.T) {
+	var freed []int
+	free := func(n int) { freed = append(freed, n) }
+	var r recorder
+
+	w := newCounter(t, window.Config[int, int]{Assigner: window.Tumbling(10 * time.Millisecond), AllowedLateness: 10 * time.Millisecond, Free: free})
+	for _, e := range []struct {
+		key string
+		ms  int64
+	}{{"a", 1}, {"a", 2}, {"b", 3}, {"a", 15}} {
+		_, err := w.Add(e.key, at(e.ms), 1)
+		require.NoError(t, err)
+	}
+	w.Advance(at(18), r.emit)
+	assert.Equal(t, []string{"a [0,10) 2", "b [0,10) 1"}, r.take())
+	assert.Empty(t, freed, "within the allowed lateness a window is kept")
+	w.Advance(at(19), r.emit)
+	assert.Equal(t, []string{"a [10,20) 1"}, r.take())
+	assert.ElementsMatch(t, []int{2, 1}, freed)
+	freed = nil
+	w.Flush(r.emit)
+	assert.Equal(t, []int{1}, freed)
+
+	freed = nil
+	s := newCounter(t, window.Config[int, int]{Assigner: window.Session(10 * time.Millisecond), Free: free})
+	for _, ms := range []int64{0, 1, 20, 10} { // 10 bridges [0,11) and [20,30)
+		_, err := s.Add("a", at(ms), 1)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []int{1}, freed, "the later session, merged into the first")
+	s.Flush(r.emit)
+	assert.Equal(t, []string{"a [0,30) 4"}, r.take())
+	assert.Equal(t, []int{1, 4}, freed)
+}
