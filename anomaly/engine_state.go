@@ -109,7 +109,6 @@ func (e *Engine) AppendState(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, e.now)
 	b = binary.AppendVarint(b, e.nextTick)
 	b = binary.AppendUvarint(b, uint64(len(e.rules)))
-	var scratch []byte
 	for _, r := range e.rules {
 		b = appendString(b, r.Name)
 		b = appendString(b, r.kind)
@@ -129,14 +128,14 @@ func (e *Engine) AppendState(b []byte) ([]byte, error) {
 			b = wire.Prefix(b, at, room)
 		}
 		var err error
-		if b, err = appendAlertStates(b, r, &scratch); err != nil {
+		if b, err = appendAlertStates(b, r); err != nil {
 			return b[:b0], fmt.Errorf("anomaly: cannot save state: rule %q: %w", r.Name, err)
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[b0:], castagnoli)), nil
 }
 
-func appendAlertStates(b []byte, r *ruleRT, scratch *[]byte) ([]byte, error) {
+func appendAlertStates(b []byte, r *ruleRT) ([]byte, error) {
 	keys := make([]string, 0, len(r.alerts))
 	for k := range r.alerts {
 		keys = append(keys, k)
@@ -146,6 +145,7 @@ func appendAlertStates(b []byte, r *ruleRT, scratch *[]byte) ([]byte, error) {
 	for _, k := range keys {
 		st := r.alerts[k]
 		a := &st.alert
+		b = wire.Grow(b, 256+256*len(a.Events)) // about an alert's size: see wire.Grow
 		b = appendString(b, a.Key)
 		b = appendString(b, a.ID)
 		b = appendString(b, a.GroupBy)
@@ -167,7 +167,7 @@ func appendAlertStates(b []byte, r *ruleRT, scratch *[]byte) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(a.Events)))
 		var err error
 		for i, ev := range a.Events {
-			if b, err = appendEvent(b, ev, scratch, i >= st.checked); err != nil {
+			if b, err = appendEvent(b, ev, i >= st.checked); err != nil {
 				return b, fmt.Errorf("alert for %s %q: event %d: %w", a.GroupBy, a.Key, i, err)
 			}
 		}
@@ -176,7 +176,7 @@ func appendAlertStates(b []byte, r *ruleRT, scratch *[]byte) ([]byte, error) {
 		b = appendTime(b, d.Until)
 		b = appendFloat(b, d.Value)
 		b = appendFloat(b, d.Threshold)
-		if b, err = appendEvent(b, d.Event, scratch, !st.lastChecked); err != nil {
+		if b, err = appendEvent(b, d.Event, !st.lastChecked); err != nil {
 			return b, fmt.Errorf("alert for %s %q: latest detection: %w", a.GroupBy, a.Key, err)
 		}
 		st.checked, st.lastChecked = len(a.Events), true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,4 +204,42 @@ func TestAppendStateChecksTheLatestDetectionSinceTheLastSave(t *testing.T) {
 	_, err = eng.AppendState(nil)
 	assert.EqualError(t, err, `anomaly: cannot save state: rule "by-ip": alert for ipAddress "192.0.2.1": latest detection: `+
 		`the event cannot be saved: rdr's wire format refuses it: rdr: invalid event: field userId: must not be empty`)
+}
+
+func TestAlertEventsOfEverySizeComeBack(t *testing.T) {
+	// The kept events' JSON goes into the state with its length in front,
+	// in room for two bytes: events whose length takes one byte (under 128)
+	// or three (16 KiB and more) move. All come back as they were.
+	small := withIP(at(0, "login_failed", "al"), "192.0.2.1")
+	mid := withIP(at(time.Second, "login_failed", "al"), "192.0.2.1")
+	mid.Metadata = rdr.MakeMetadata("host", "web-1")
+	big := withIP(at(2*time.Second, "login_failed", "al"), "192.0.2.1")
+	big.Metadata = rdr.MakeMetadata("blob", strings.Repeat("x", 20_000))
+	require.Less(t, len(rdr.AppendJSON(nil, small)), 128)
+	require.GreaterOrEqual(t, len(rdr.AppendJSON(nil, mid)), 128)
+	require.GreaterOrEqual(t, len(rdr.AppendJSON(nil, big)), 16384)
+
+	newEngine := func() *anomaly.Engine {
+		eng, err := anomaly.NewEngine([]anomaly.Rule{countBy(t, "by-ip", anomaly.FieldIP, 1)}, anomaly.Config{MaxFuture: -1})
+		require.NoError(t, err)
+		return eng
+	}
+	eng := newEngine()
+	for _, ev := range []rdr.Event{small, mid, big} {
+		eng.Process(ev, nil)
+	}
+	state, err := eng.AppendState(nil)
+	require.NoError(t, err)
+	back := newEngine()
+	require.NoError(t, back.RestoreState(state))
+	again, err := back.AppendState(nil)
+	require.NoError(t, err)
+	assert.Equal(t, state, again, "a restored engine saves the same bytes")
+
+	var want, got []anomaly.Alert
+	eng.Advance(t0.Add(time.Hour), func(a anomaly.Alert) { want = append(want, a) })
+	back.Advance(t0.Add(time.Hour), func(a anomaly.Alert) { got = append(got, a) })
+	require.Len(t, got, 1)
+	require.Equal(t, want, got)
+	assert.Equal(t, []rdr.Event{small, mid, big}, got[0].Events)
 }

@@ -314,7 +314,6 @@ func (a *Absence) AppendState(b []byte) ([]byte, error) {
 	}
 	slices.SortFunc(waits, func(x, y queued) int { return strings.Compare(x.w.key, y.w.key) })
 	b = binary.AppendUvarint(b, uint64(len(waits)))
-	var scratch []byte
 	for _, q := range waits {
 		if !validTime(q.w.first.Time) {
 			return b[:b0], fmt.Errorf("anomaly: absence: key %q: the First event's time %s lies outside 1970 to 2242", q.w.key, q.w.first.Time.Format(time.RFC3339Nano))
@@ -322,7 +321,7 @@ func (a *Absence) AppendState(b []byte) ([]byte, error) {
 		b = appendString(b, q.w.key)
 		b = binary.AppendUvarint(b, q.seq)
 		var err error
-		if b, err = appendEvent(b, q.w.first, &scratch, true); err != nil {
+		if b, err = appendEvent(b, q.w.first, true); err != nil {
 			return b[:b0], fmt.Errorf("anomaly: absence: key %q: %w", q.w.key, err)
 		}
 	}

@@ -165,27 +165,28 @@ var stateEvents = func() *rdr.Decoder {
 }()
 
 // appendEvent appends ev as a varint length and its wire JSON
-// (rdr.AppendJSON), or the zero Event as length 0. scratch is a buffer to
-// reuse. It returns an error for an event that would not come back as it
+// (rdr.AppendJSON), or the zero Event as length 0. It returns an error for an event that would not come back as it
 // is: one that rdr's decoder refuses (no event type or user, a time outside
 // the years 0 to 9999, an IP address with a zone, metadata nested deeper
 // than 512) or changes (invalid UTF-8, metadata with spaces or {}). Events
 // decoded by rdr and kept by the Engine always come back. The time comes
 // back in UTC. Only with check does it find out, by decoding the JSON
 // again: without, the caller knows that ev came back before.
-func appendEvent(b []byte, ev rdr.Event, scratch *[]byte, check bool) ([]byte, error) {
+func appendEvent(b []byte, ev rdr.Event, check bool) ([]byte, error) {
 	if ev == (rdr.Event{}) {
 		return append(b, 0), nil
 	}
-	j := rdr.AppendJSON((*scratch)[:0], ev)
-	*scratch = j
+	// The JSON goes straight into b, after room for a length of one byte
+	// more than most events take (see wire.Prefix).
+	at := len(b)
+	b = rdr.AppendJSON(append(b, 0, 0), ev)
+	j := b[at+2:]
 	if !check {
-		b = binary.AppendUvarint(b, uint64(len(j)))
-		return append(b, j...), nil
+		return wire.Prefix(b, at, 2), nil
 	}
 	back, err := stateEvents.DecodeEvent(j)
 	if err != nil {
-		return b, fmt.Errorf("the event cannot be saved: rdr's wire format refuses it: %w", err)
+		return b[:at], fmt.Errorf("the event cannot be saved: rdr's wire format refuses it: %w", err)
 	}
 	ev.Time = ev.Time.UTC()
 	if back != ev {
@@ -202,10 +203,9 @@ func appendEvent(b []byte, ev rdr.Event, scratch *[]byte, check bool) ([]byte, e
 		case back.Severity != ev.Severity:
 			field = "severity"
 		}
-		return b, fmt.Errorf("the event cannot be saved: its %s does not survive rdr's wire format", field)
+		return b[:at], fmt.Errorf("the event cannot be saved: its %s does not survive rdr's wire format", field)
 	}
-	b = binary.AppendUvarint(b, uint64(len(j)))
-	return append(b, j...), nil
+	return wire.Prefix(b, at, 2), nil
 }
 
 // detectorStateVersion is the first byte of every built-in detector's saved

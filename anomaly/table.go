@@ -8,6 +8,8 @@ import (
 	"math/bits"
 	"slices"
 	"time"
+
+	"github.com/rdr-go/rdr/internal/wire"
 )
 
 // Table holds a detector's per-key state, and forgets keys that go quiet: a
@@ -155,6 +157,7 @@ func (t *Table[S]) AppendState(b []byte, appendState func(b []byte, s *S) []byte
 	b = binary.AppendUvarint(b, uint64(len(order)))
 	for _, k := range order {
 		e := entries[k.i]
+		b = wire.Grow(b, 64) // see wire.Grow
 		b = binary.LittleEndian.AppendUint64(b, k.h)
 		b = binary.AppendUvarint(b, uint64(t.gen-e.gen))
 		b = appendState(b, &e.state)

@@ -246,7 +246,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	var elapsed, steady, startup, closing, cpu, machine, broker, influxd time.Duration
 	_, brokerKnown := processBusy("RDR_KAFKA_PID")
 	_, influxKnown := processBusy("RDR_INFLUX_PID")
-	var total, late, mallocs, alerts, points, writes uint64
+	var total, late, mallocs, alerts, points, writes, checkpoints uint64
 	b.ReportAllocs()
 	b.StopTimer()
 	for range b.N {
@@ -373,6 +373,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 		points, writes = points+ist.Written, writes+ist.Batches
 		total += uint64(n)
 		late += st.Late
+		checkpoints += st.Checkpoints
 		alerts += counting.alerts.Load()
 		for _, c := range []interface{ Close() error }{view, influx, mem, store, pub, hub} {
 			if err := c.Close(); err != nil {
@@ -402,4 +403,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	b.ReportMetric(float64(points)/float64(b.N), "influx-points")
 	b.ReportMetric(float64(writes)/float64(b.N), "influx-writes")
 	b.ReportMetric(float64(late), "late-events")
+	// Tasks checkpoint every 5 s and at the close: a run that lasts past
+	// 5 s saves twice, and under the storm each save is megabytes.
+	b.ReportMetric(float64(checkpoints)/float64(b.N), "checkpoints")
 }

@@ -84,3 +84,19 @@ func TestPrefixPutsTheLengthInFront(t *testing.T) {
 		}
 	}
 }
+
+func TestGrowDoubles(t *testing.T) {
+	b := Grow(nil, 10)
+	if len(b) != 0 || cap(b) < 10 {
+		t.Fatalf("Grow(nil, 10): len %d cap %d", len(b), cap(b))
+	}
+	b = append(b, "abc"...)
+	if g := Grow(b, cap(b)-3); &g[0] != &b[0] {
+		t.Fatal("Grow moved a buffer that had room")
+	}
+	c := cap(b)
+	g := Grow(b, c)
+	if string(g) != "abc" || cap(g) < 2*c {
+		t.Fatalf("Grow(b, %d) = %q cap %d, want \"abc\" and cap >= %d", c, g, cap(g), 2*c)
+	}
+}

@@ -22,3 +22,16 @@ func Prefix(b []byte, at, room int) []byte {
 	binary.PutUvarint(b[at:], uint64(n))
 	return b
 }
+
+// Grow returns b with room for n more bytes, doubling its capacity when
+// it has to grow. A state of megabytes appended piece by piece grew by a
+// quarter at a time (append's rule for large slices): copied five times
+// over, in fresh memory each time. Call it before each piece.
+func Grow(b []byte, n int) []byte {
+	if cap(b)-len(b) >= n {
+		return b
+	}
+	nb := make([]byte, len(b), max(2*cap(b), len(b)+n, 4096))
+	copy(nb, b)
+	return nb
+}
