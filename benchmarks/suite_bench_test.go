@@ -226,8 +226,9 @@ func (h *countingHub) Publish(topic string, data any) error {
 // and InfluxDB's too, from /proc/stat: other work on the machine shows
 // in it), the broker's and InfluxDB's own CPU per event where
 // RDR_KAFKA_PID and RDR_INFLUX_PID name them, the points written to
-// InfluxDB and the write requests (a run's), allocs/event, the alert messages per event and the events lost
-// to lateness (which must be 0).
+// InfluxDB and the write requests (a run's), allocs/event, the alert
+// messages per event, the task checkpoints saved (a run's) and the events
+// lost to lateness (which must be 0).
 func BenchmarkSuite(b *testing.B) {
 	s := needServices(b)
 	for _, perRec := range []int{1, 500} {
