@@ -49,11 +49,7 @@ func (p *Processor) emitInTurn(ctx context.Context, t *task, out outputs, turn u
 			p.hubPublish(TopicEvents, ev)
 		}
 	}
-	if p.cfg.Publisher != nil {
-		p.publish(p.cfg.DeadLetterTopic, out.dlq)
-		p.publish(p.cfg.LateTopic, out.late)
-		p.publish(p.cfg.RepartitionTopic, out.rekeyed)
-	} else {
+	if p.cfg.Publisher == nil {
 		for _, m := range out.dlq {
 			p.cfg.Logger.Info("invalid input (no dead-letter publisher)", watermill.LogFields{"err": m.Metadata.Get(MetaError)})
 		}
@@ -88,22 +84,52 @@ func (p *Processor) emitInTurn(ctx context.Context, t *task, out outputs, turn u
 		}
 	}
 	if p.cfg.Publisher != nil {
+		var alerts []*message.Message
 		if len(out.alerts) > 0 {
-			msgs := make([]*message.Message, 0, len(out.alerts))
+			alerts = make([]*message.Message, 0, len(out.alerts))
 			for _, a := range out.alerts {
 				m, err := sink.AlertMessage(a)
 				if err != nil {
 					p.sinkError(err, p.cfg.AlertsTopic)
 					continue
 				}
-				msgs = append(msgs, m)
+				alerts = append(alerts, m)
 			}
-			p.publish(p.cfg.AlertsTopic, msgs)
 		}
-		p.publish(p.cfg.PartialsTopic, out.partials)
+		p.publishAll(&out, alerts)
 	}
 	if len(out.windows) > 0 {
 		p.live.publishDue()
+	}
+}
+
+// publishAll publishes a turn's side outputs, in this order: dead letters,
+// late events, re-keyed records, alerts, partials. Through a
+// MultiPublisher they go in one call (one produce request with Kafka).
+func (p *Processor) publishAll(out *outputs, alerts []*message.Message) {
+	batches := make([]TopicMessages, 0, 5)
+	for _, b := range [...]TopicMessages{
+		{p.cfg.DeadLetterTopic, out.dlq},
+		{p.cfg.LateTopic, out.late},
+		{p.cfg.RepartitionTopic, out.rekeyed},
+		{p.cfg.AlertsTopic, alerts},
+		{p.cfg.PartialsTopic, out.partials},
+	} {
+		if len(b.Messages) > 0 {
+			batches = append(batches, b)
+		}
+	}
+	mp, ok := p.cfg.Publisher.(MultiPublisher)
+	if !ok || len(batches) < 2 {
+		for _, b := range batches {
+			p.publish(b.Topic, b.Messages)
+		}
+		return
+	}
+	for i, err := range mp.PublishTopics(batches) {
+		if err != nil {
+			p.sinkError(err, batches[i].Topic)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,51 @@ func consume(t *testing.T, brokers []string, topic string, n int) []*message.Mes
 		}
 	}
 	return out
+}
+
+// PublishTopics sends several topics' batches in one go: every message
+// arrives, each partition in order; a batch for a topic the broker does
+// not have fails alone; a closed publisher refuses each batch.
+func TestKafkaPublisherPublishTopics(t *testing.T) {
+	brokers := kafkaBrokers(t)
+	many, one := newTopic(t, brokers, 3), newTopic(t, brokers, 1)
+	pub, err := pipeline.NewKafkaPublisher(pipeline.KafkaConfig{Brokers: brokers}, nil)
+	require.NoError(t, err)
+	msgs := func(n int, key func(int) string) []*message.Message {
+		var out []*message.Message
+		for i := range n {
+			m := message.NewMessage(watermill.NewUUID(), []byte(strconv.Itoa(i)))
+			m.Metadata.Set(pipeline.MetaPartitionKey, key(i))
+			out = append(out, m)
+		}
+		return out
+	}
+	missing := "rdr-no-such-topic-" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	errs := pub.PublishTopics([]pipeline.TopicMessages{
+		{Topic: many, Messages: msgs(60, func(i int) string { return fmt.Sprintf("u-%d", i) })},
+		{Topic: missing, Messages: msgs(2, func(int) string { return "k" })},
+		{Topic: one, Messages: msgs(40, func(int) string { return "k" })},
+	})
+	require.Len(t, errs, 3)
+	assert.NoError(t, errs[0])
+	assert.ErrorContains(t, errs[1], "pipeline: kafka publisher: messages to "+missing+": ")
+	assert.NoError(t, errs[2])
+
+	assert.Len(t, consume(t, brokers, many, 60), 60)
+	var order []string
+	for _, m := range consume(t, brokers, one, 40) {
+		order = append(order, string(m.Payload))
+	}
+	want := make([]string, 40)
+	for i := range want {
+		want[i] = strconv.Itoa(i)
+	}
+	assert.Equal(t, want, order, "one partition's messages in the order given")
+
+	require.NoError(t, pub.Close())
+	for _, err := range pub.PublishTopics([]pipeline.TopicMessages{{Topic: one, Messages: msgs(1, func(int) string { return "k" })}, {Topic: many}}) {
+		assert.ErrorIs(t, err, pipeline.ErrClosed)
+	}
 }
 
 func TestKafkaPublisherKeysRecordsByPartitionKey(t *testing.T) {

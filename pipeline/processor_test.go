@@ -3,7 +3,9 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,7 +102,11 @@ func newHarness(t *testing.T, cfg pipeline.Config) *harness {
 	h.late = subscribe(pipeline.DefaultLateTopic)
 	h.alerts = subscribe(pipeline.DefaultAlertsTopic)
 	cfg.Subscriber = ps
-	cfg.Publisher = outputs
+	if mr, ok := cfg.Publisher.(*multiRecorder); ok {
+		mr.Publisher = outputs
+	} else {
+		cfg.Publisher = outputs
+	}
 	cfg.Sinks = append(cfg.Sinks, h.rec)
 	if cfg.Clock == nil {
 		cfg.Clock = rdr.NewFakeClock(t0.Add(5 * time.Minute))
@@ -532,4 +538,56 @@ func TestProcessorCloseIsBoundedWithABlockedSink(t *testing.T) {
 	<-h.done
 	require.NoError(t, h.pubsub.Close()) // the publisher still waiting gives up
 	<-sent
+}
+
+// multiRecorder is a MultiPublisher over the harness's outputs: it records
+// the topics of each PublishTopics call and refuses the batches of fail.
+type multiRecorder struct {
+	message.Publisher
+	fail string
+
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (m *multiRecorder) PublishTopics(batches []pipeline.TopicMessages) []error {
+	errs := make([]error, len(batches))
+	var topics []string
+	for i, b := range batches {
+		topics = append(topics, b.Topic)
+		if b.Topic == m.fail {
+			errs[i] = errors.New("refused")
+			continue
+		}
+		errs[i] = m.Publisher.Publish(b.Topic, b.Messages...)
+	}
+	m.mu.Lock()
+	m.calls = append(m.calls, topics)
+	m.mu.Unlock()
+	return errs
+}
+
+// A turn's side outputs go to a MultiPublisher in one call, in order, and
+// a batch it refuses is counted without losing the others.
+func TestProcessorSendsATurnsSideOutputsInOneCall(t *testing.T) {
+	mp := &multiRecorder{fail: pipeline.DefaultAlertsTopic}
+	h := newHarness(t, pipeline.Config{Publisher: mp, Rules: func() ([]anomaly.Rule, error) { return anomaly.DefaultRules(), nil }})
+	var items []string
+	for i := range 5 { // the fifth fires failed-login-burst
+		items = append(items, event(time.Duration(i)*time.Second, "login_failed", "mallory"))
+	}
+	items = append(items, `{"eventType":"login"}`) // no time, no user
+	h.send("[" + strings.Join(items, ",") + "]")
+	dead := receive(t, h.dlq)
+	assert.Equal(t, `{"eventType":"login"}`, string(dead.Payload))
+	h.waitMessages(1)
+	mp.mu.Lock()
+	assert.Equal(t, [][]string{{pipeline.DefaultDeadLetterTopic, pipeline.DefaultAlertsTopic}}, mp.calls)
+	mp.mu.Unlock()
+	st := h.proc.Stats()
+	assert.Equal(t, uint64(5), st.Events)
+	assert.Equal(t, uint64(1), st.Invalid)
+	assert.Equal(t, uint64(1), st.AlertsFired)
+	assert.Equal(t, uint64(1), st.SinkErrors, "the refused alerts batch")
+	h.close()
 }
