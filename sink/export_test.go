@@ -16,6 +16,9 @@ func BuildInfluxQL(q Query, bind bool) (string, map[string]string) {
 	return p.stmt, p.params
 }
 
+// Queries returns the number of InfluxQL queries s has sent.
+func Queries(s *Influx) uint64 { return s.reader.queries.Load() }
+
 // Binds reports whether s binds filter values on its server (asking it
 // the first time).
 func Binds(ctx context.Context, s *Influx) bool { return s.reader.binds(ctx) }

@@ -383,8 +383,8 @@ func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow)
 			return nil, fmt.Errorf("the fake computes sum, max or count of a field, got %s", fl.Expr)
 		}
 		ref, ok := c.Args[0].(*influxql.VarRef)
-		if !ok || (c.Name != "sum" && c.Name != "max" && c.Name != "count" && c.Name != "last") {
-			return nil, fmt.Errorf("the fake computes sum, max, count or last of a field, got %s", fl.Expr)
+		if !ok || (c.Name != "sum" && c.Name != "max" && c.Name != "count" && c.Name != "last" && c.Name != "first") {
+			return nil, fmt.Errorf("the fake computes sum, max, count, first or last of a field, got %s", fl.Expr)
 		}
 		aggs = append(aggs, agg{c.Name, ref.Val, fl.Name()})
 	}
@@ -428,8 +428,8 @@ func fakeAggregate(name string, stmt *influxql.SelectStatement, rows []*fakeRow)
 				}
 				s, _ := g.vals[i].(float64)
 				g.vals[i] = s + x
-			case "last": // a selector: without GROUP BY time(), the row has the point's time
-				if g.vals[i] == nil || row.t >= g.lastT[i] {
+			case "first", "last": // selectors: without GROUP BY time(), the row has the point's time
+				if g.vals[i] == nil || (a.fn == "last" && row.t >= g.lastT[i]) || (a.fn == "first" && row.t < g.lastT[i]) {
 					g.vals[i], g.lastT[i] = v, row.t
 					if every == 0 {
 						g.t = row.t

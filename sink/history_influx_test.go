@@ -206,6 +206,29 @@ func mustHistory(t *testing.T, s *sink.Influx, q sink.Query) sink.History {
 	return h
 }
 
+// A RollUp sink that starts where nothing was rolled up yet catches up
+// from the oldest window, not a week back: on 3 minutes of windows it
+// sends 6 queries (the newest roll-up, the newest and the oldest window,
+// then one run of 3 statements), where a week of empty minutes took 506.
+func TestRollUpCatchUpOnANewBucketStartsAtTheOldestWindow(t *testing.T) {
+	forEachInflux(t, func(t *testing.T, env influxEnv) {
+		ctx := context.Background()
+		bucket := newBucket(t, env)
+		plain := newInflux(t, influxConfig(env, bucket))
+		for i := range 180 { // minutes 0–2
+			require.NoError(t, plain.WriteWindow(ctx, sinktest.Window(i, map[string]uint64{"login": 1})))
+		}
+		require.NoError(t, plain.Close())
+		rolling := influxConfig(env, bucket)
+		rolling.RollUp = true
+		s := newInfluxClosed(t, rolling)
+		require.Eventually(t, func() bool { return countPoints(t, env, bucket, "rdr_window_1m") == 3 }, 20*time.Second, 50*time.Millisecond,
+			"the new sink rolls minutes 0–2 up")
+		time.Sleep(1500 * time.Millisecond) // a pass more: nothing left to roll
+		assert.Equal(t, uint64(6), sink.Queries(s))
+	})
+}
+
 // A processor that stops before rolling its last minutes up leaves windows
 // without roll-ups: a reader uses the roll-ups only up to the newest one,
 // and the next RollUp sink to start rolls the rest up.

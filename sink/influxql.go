@@ -216,6 +216,8 @@ type influxQLQuerier struct {
 	http   *http.Client
 	// bind: 0 not yet known, 1 the server binds parameters, 2 it does not.
 	bind atomic.Int32
+	// queries counts the queries sent (for the tests).
+	queries atomic.Uint64
 }
 
 // newInfluxQLQuerier maps the sink's Bucket onto /query's db and rp:
@@ -267,6 +269,7 @@ func (c *influxQLQuerier) binds(ctx context.Context) bool {
 
 // query runs one SELECT and returns its series.
 func (c *influxQLQuerier) query(ctx context.Context, stmt string, params map[string]string) ([]influxQLSeries, error) {
+	c.queries.Add(1)
 	form := url.Values{"db": {c.db}, "q": {stmt}, "epoch": {"ns"}}
 	if c.rp != "" {
 		form.Set("rp", c.rp)
@@ -372,9 +375,21 @@ func (c *influxQLQuerier) newest(ctx context.Context, measurement string) (int64
 	return c.newestBefore(ctx, measurement, time.Time{})
 }
 
+// oldest returns the time of the oldest point of measurement (Unix ns), 0
+// if it has none.
+func (c *influxQLQuerier) oldest(ctx context.Context, measurement string) (int64, error) {
+	return c.edge(ctx, "first", measurement, time.Time{})
+}
+
 // newestBefore is newest among the points before until (any when zero).
 func (c *influxQLQuerier) newestBefore(ctx context.Context, measurement string, until time.Time) (int64, error) {
-	stmt := fmt.Sprintf("SELECT last(%s) FROM %s", influxQLIdent(fieldTotal), influxQLIdent(measurement))
+	return c.edge(ctx, "last", measurement, until)
+}
+
+// edge returns the time of the point that selector (first or last) picks
+// among measurement's points before until (any when zero), 0 if none.
+func (c *influxQLQuerier) edge(ctx context.Context, selector, measurement string, until time.Time) (int64, error) {
+	stmt := fmt.Sprintf("SELECT %s(%s) FROM %s", selector, influxQLIdent(fieldTotal), influxQLIdent(measurement))
 	if !until.IsZero() {
 		stmt += " WHERE time < " + influxQLTime(until)
 	}
