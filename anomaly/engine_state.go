@@ -116,16 +116,11 @@ func (e *Engine) AppendState(b []byte) ([]byte, error) {
 			b = append(b, 0)
 		} else {
 			// The detector's state goes straight into b, its length in
-			// front of it once known, in room the length of the last
-			// state takes (it moves only when the length's size changes).
-			at, room := len(b), wire.UvarintLen(uint64(r.snapLen))
-			b = append(b, make([]byte, room)...)
+			// front of it, sized as the last one's.
 			var err error
-			if b, err = r.snap.AppendState(b); err != nil {
+			if b, r.snapLen, err = wire.AppendPart(b, r.snapLen, r.snap.AppendState); err != nil {
 				return b[:b0], fmt.Errorf("anomaly: cannot save state: rule %q: detector: %w", r.Name, err)
 			}
-			r.snapLen = len(b) - at - room
-			b = wire.Prefix(b, at, room)
 		}
 		var err error
 		if b, err = appendAlertStates(b, r); err != nil {

@@ -493,10 +493,6 @@ func (o *turnstile) done() {
 // each as its field name and its state.
 var taskMagic = []byte("RDRT\x02")
 
-func appendPart(b, part []byte) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(part))), part...)
-}
-
 // snapshot encodes the task's state. t.mu must be held.
 func (t *task) snapshot() ([]byte, error) {
 	b := append([]byte(nil), taskMagic...)
@@ -516,11 +512,11 @@ func (t *task) snapshot() ([]byte, error) {
 		fields := slices.Sorted(maps.Keys(t.byField))
 		b = binary.AppendUvarint(b, uint64(len(fields)))
 		for _, field := range fields {
-			es, err := t.byField[field].AppendState(nil)
-			if err != nil {
+			b = append(binary.AppendUvarint(b, uint64(len(field))), field...)
+			var err error
+			if b, _, err = wire.AppendPart(b, 0, t.byField[field].AppendState); err != nil {
 				return nil, fmt.Errorf("pipeline: task %s: detection state of %s: %w", t.name, field, err)
 			}
-			b = appendPart(appendPart(b, []byte(field)), es)
 		}
 		return b, nil
 	}
@@ -528,23 +524,21 @@ func (t *task) snapshot() ([]byte, error) {
 	// grown from nothing, its buffer was copied a dozen times over, and
 	// its parts copied once more into the whole. So the whole is made with
 	// room for the last state and a quarter more, and the windows' and the
-	// engine's states go straight into it, each in room for a length of
-	// the last one's size (see wire.Prefix).
+	// engine's states go straight into it (wire.AppendPart).
 	out := make([]byte, 0, len(b)+t.snapSize[0]+t.snapSize[1]+(t.snapSize[0]+t.snapSize[1])/4+4096)
 	out = append(out, b...)
-	at, room := len(out), wire.UvarintLen(uint64(t.snapSize[0]))
-	out, err := t.windows.AppendState(append(out, make([]byte, room)...), func(b []byte, _ struct{}, s *aggregate.Set) ([]byte, error) { return s.AppendState(b) })
+	out, ws, err := wire.AppendPart(out, t.snapSize[0], func(b []byte) ([]byte, error) {
+		return t.windows.AppendState(b, func(b []byte, _ struct{}, s *aggregate.Set) ([]byte, error) { return s.AppendState(b) })
+	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: task %s: windows: %w", t.name, err)
 	}
-	ws := len(out) - at - room
-	out = wire.Prefix(out, at, room)
-	at, room = len(out), wire.UvarintLen(uint64(t.snapSize[1]))
-	if out, err = t.engine.AppendState(append(out, make([]byte, room)...)); err != nil {
+	out, es, err := wire.AppendPart(out, t.snapSize[1], t.engine.AppendState)
+	if err != nil {
 		return nil, fmt.Errorf("pipeline: task %s: detection state: %w", t.name, err)
 	}
-	t.snapSize = [2]int{ws, len(out) - at - room}
-	return wire.Prefix(out, at, room), nil
+	t.snapSize = [2]int{ws, es}
+	return out, nil
 }
 
 // stateReader reads a task state, failing once.

@@ -100,3 +100,21 @@ func TestGrowDoubles(t *testing.T) {
 		t.Fatalf("Grow(b, %d) = %q cap %d, want \"abc\" and cap >= %d", c, g, cap(g), 2*c)
 	}
 }
+
+func TestAppendPartPrefixesWhatWriteAppends(t *testing.T) {
+	for _, guess := range []int{0, 5, 300, 20000} {
+		for _, n := range []int{0, 100, 200, 17000} {
+			part := bytes.Repeat([]byte{'p'}, n)
+			b, got, err := AppendPart([]byte("head"), guess, func(b []byte) ([]byte, error) { return append(b, part...), nil })
+			want := append(binary.AppendUvarint([]byte("head"), uint64(n)), part...)
+			if err != nil || got != n || !bytes.Equal(b, want) {
+				t.Fatalf("guess %d, part %d: %d bytes, length %d, err %v", guess, n, len(b), got, err)
+			}
+		}
+	}
+	fail := errors.New("no")
+	b, n, err := AppendPart([]byte("head"), 10, func(b []byte) ([]byte, error) { return append(b, "junk"...), fail })
+	if string(b) != "head" || n != 0 || err != fail {
+		t.Fatalf("a failed write: %q, %d, %v; want \"head\", 0 and its error", b, n, err)
+	}
+}

@@ -23,6 +23,21 @@ func Prefix(b []byte, at, room int) []byte {
 	return b
 }
 
+// AppendPart appends a length-prefixed part that write appends straight
+// into b, and returns b and the part's length. guess is the length the
+// part is expected to have (the last one's, say): with the right size of
+// length the part is not moved (see Prefix). On an error it returns b as
+// it was.
+func AppendPart(b []byte, guess int, write func([]byte) ([]byte, error)) ([]byte, int, error) {
+	at, room := len(b), UvarintLen(uint64(guess))
+	out, err := write(append(b, make([]byte, room)...))
+	if err != nil {
+		return b, 0, err
+	}
+	n := len(out) - at - room
+	return Prefix(out, at, room), n, nil
+}
+
 // Grow returns b with room for n more bytes, doubling its capacity when
 // it has to grow. A state of megabytes appended piece by piece grew by a
 // quarter at a time (append's rule for large slices): copied five times
