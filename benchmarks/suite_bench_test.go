@@ -227,8 +227,8 @@ func (h *countingHub) Publish(topic string, data any) error {
 // in it), the broker's and InfluxDB's own CPU per event where
 // RDR_KAFKA_PID and RDR_INFLUX_PID name them, the points written to
 // InfluxDB and the write requests (a run's), allocs/event, the alert
-// messages per event, the task checkpoints saved (a run's) and the events
-// lost to lateness (which must be 0).
+// messages per event, the task checkpoints saved and the processor's sends
+// to Kafka (a run's), and the events lost to lateness (which must be 0).
 func BenchmarkSuite(b *testing.B) {
 	s := needServices(b)
 	for _, perRec := range []int{1, 500} {
@@ -247,7 +247,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	var elapsed, steady, startup, closing, cpu, machine, broker, influxd time.Duration
 	_, brokerKnown := processBusy("RDR_KAFKA_PID")
 	_, influxKnown := processBusy("RDR_INFLUX_PID")
-	var total, late, mallocs, alerts, points, writes, checkpoints uint64
+	var total, late, mallocs, alerts, points, writes, checkpoints, sends uint64
 	b.ReportAllocs()
 	b.StopTimer()
 	for range b.N {
@@ -372,6 +372,7 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 			b.Fatalf("InfluxDB sink: %+v", ist)
 		}
 		points, writes = points+ist.Written, writes+ist.Batches
+		sends += pub.Stats().Sends
 		total += uint64(n)
 		late += st.Late
 		checkpoints += st.Checkpoints
@@ -407,4 +408,8 @@ func benchSuite(b *testing.B, s services, perRec int, storm bool) {
 	// Tasks checkpoint every 5 s and at the close: a run that lasts past
 	// 5 s saves twice, and under the storm each save is megabytes.
 	b.ReportMetric(float64(checkpoints)/float64(b.N), "checkpoints")
+	// The processor's sends to Kafka (not the checkpoints'): a produce
+	// request each, which costs the broker about as much whatever it holds
+	// (BenchmarkBrokerRequest).
+	b.ReportMetric(float64(sends)/float64(b.N), "produce-sends")
 }
