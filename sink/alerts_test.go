@@ -2,6 +2,7 @@ package sink_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/rdr-go/rdr"
 	"github.com/rdr-go/rdr/anomaly"
 	"github.com/rdr-go/rdr/sink"
+	"github.com/rdr-go/rdr/sink/sinktest"
 )
 
 // recentAlertsInput is three alerts, one written twice (fired and
@@ -113,4 +115,29 @@ func TestRecentAlertsMemory(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, 3)
 	assert.EqualError(t, mem.AckAlert(ctx, anomaly.Alert{ID: "nope"}, since), `sink: memory: no stored alert "nope" to acknowledge`)
+}
+
+// rdr_alerts tags each point with the alert's id (README, Storage: "Series
+// per alert"), and InfluxDB 1.8 takes at most 100,000 values of a tag key
+// in a database by default (max-values-per-tag): the alerts past it are
+// refused. The sink counts every one of them, with the server's reason;
+// none is lost without a count.
+func TestInfluxAlertsPastTheTagValueLimitAreCounted(t *testing.T) {
+	forEachInflux(t, func(t *testing.T, env influxEnv) {
+		if env.Name != "influxdb-1.8" {
+			t.Skip("the limit is InfluxDB 1.8's default")
+		}
+		ctx := context.Background()
+		s := newInfluxClosed(t, influxConfig(env, newBucket(t, env)))
+		for i := range 100_010 {
+			require.NoError(t, s.WriteAlert(ctx, sinktest.Alert("r", fmt.Sprintf("k%d", i), i)))
+		}
+		err := s.Flush(ctx)
+		require.ErrorIs(t, err, sink.ErrRejected)
+		assert.ErrorContains(t, err, "10 points: 400 Bad Request: partial write: max-values-per-tag limit exceeded (100000/100000)")
+		st := s.Stats()
+		assert.Equal(t, uint64(100_000), st.Written)
+		assert.Equal(t, uint64(10), st.Rejected)
+		assert.Contains(t, st.LastError, "max-values-per-tag limit exceeded (100000/100000)")
+	})
 }
